@@ -1,0 +1,114 @@
+"""Audio values shared by the stages: mono float32 sample arrays at one session rate.
+
+Arrays handed between stages are read-only, like pydub's segments: nothing edits a clip in place.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+SAMPLE_RATE = 44_100  # every clip is converted to this once, when it enters the cache
+Samples = npt.NDArray[np.float32]
+
+SILENCE_DB = -50.0  # quieter than this is not heard: where a clip's speech starts and ends
+_PCM16 = 32768.0
+
+
+def frozen(samples: npt.ArrayLike) -> Samples:
+    """A read-only float32 copy: the form every stage hands on."""
+    array = np.array(samples, dtype=np.float32)
+    array.flags.writeable = False
+    return array
+
+
+def db_to_gain(db: float) -> float:
+    return float(10 ** (db / 20))
+
+
+def audible_span(samples: Samples, threshold_db: float = SILENCE_DB) -> tuple[int, int]:
+    """First and one-past-last sample louder than the threshold; (0, 0) when all is silent."""
+    loud = np.flatnonzero(np.abs(samples) > db_to_gain(threshold_db))
+    if loud.size == 0:
+        return 0, 0
+    return int(loud[0]), int(loud[-1]) + 1
+
+
+def trim_silence(samples: Samples, threshold_db: float = SILENCE_DB) -> Samples:
+    """The clip from its first to its last audible sample, so 'speech starts at t' is true."""
+    start, end = audible_span(samples, threshold_db)
+    return frozen(samples[start:end])
+
+
+def resample(samples: Samples, source_rate: int, target_rate: int, half_width: int = 16) -> Samples:
+    """Band-limited resampling with a Hann-windowed sinc (no imaging when upsampling speech).
+
+    Clips are short (seconds), so a direct evaluation of 2 * half_width taps per output sample is
+    fast enough and exact for any pair of rates.
+    """
+    if source_rate == target_rate or samples.size == 0:
+        return frozen(samples)
+    ratio = target_rate / source_rate
+    cutoff = min(1.0, ratio)  # below the lower Nyquist frequency of the two rates
+    length = math.ceil(samples.size * ratio)
+    positions = np.arange(length, dtype=np.float64) / ratio
+    base = np.floor(positions).astype(np.int64)
+    padded = np.concatenate([np.zeros(half_width), samples.astype(np.float64), np.zeros(half_width + 1)])
+    out = np.zeros(length, dtype=np.float64)
+    for tap in range(-half_width + 1, half_width + 1):
+        index = base + tap
+        distance = positions - index
+        window = 0.5 + 0.5 * np.cos(np.pi * distance / half_width)
+        weight = cutoff * np.sinc(cutoff * distance) * window
+        out += weight * padded[index + half_width]
+    return frozen(out)
+
+
+def read_wav(path: Path) -> tuple[Samples, int]:
+    """A 16-bit PCM WAV file as mono float samples and its rate."""
+    with wave.open(str(path), "rb") as reader:
+        if reader.getsampwidth() != 2:
+            raise ValueError(f"{path} is not 16-bit PCM")
+        channels, rate = reader.getnchannels(), reader.getframerate()
+        data = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
+    mono = data.reshape(-1, channels).mean(axis=1) if channels > 1 else data
+    return frozen(mono / _PCM16), rate
+
+
+def to_pcm16(samples: Samples) -> bytes:
+    clipped = np.clip(np.round(samples * _PCM16), -32768, 32767)
+    return clipped.astype("<i2").tobytes()
+
+
+def write_wav(path: Path, samples: Samples, rate: int) -> None:
+    """Write 16-bit mono PCM atomically: readers never see a half-written file."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as raw, wave.open(raw, "wb") as writer:
+            writer.setnchannels(1)
+            writer.setsampwidth(2)
+            writer.setframerate(rate)
+            writer.writeframes(to_pcm16(samples))
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_sound(path: Path, rate: int = SAMPLE_RATE) -> Samples:
+    """Any sound file (WAV, FLAC, OGG, MP3…) as mono samples at the session rate."""
+    if path.suffix.lower() == ".wav":
+        samples, source_rate = read_wav(path)
+    else:
+        from pydub import AudioSegment  # decodes through ffmpeg; imported only when needed
+
+        segment = AudioSegment.from_file(path).set_channels(1).set_sample_width(2)
+        samples = frozen(np.array(segment.get_array_of_samples(), dtype=np.float32) / _PCM16)
+        source_rate = segment.frame_rate
+    return resample(samples, source_rate, rate)

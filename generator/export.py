@@ -1,0 +1,151 @@
+"""Stage 7: the mix becomes an MP3 (through ffmpeg), with a timeline JSON and a WebVTT transcript.
+
+Every file is first written under a hidden temporary name beside its destination and renamed into
+place only when all of them are complete, so a failed render never damages an existing file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+from generator.audio import Samples, to_pcm16
+from generator.errors import EncodeError, EnvironmentProblem, OutputError
+from generator.timeline import Timeline
+
+MP3_BITRATE = "96k"  # constant bitrate: players seek accurately in CBR files (chapters need it)
+
+
+def ffmpeg_path() -> str:
+    found = shutil.which("ffmpeg")
+    if found is None:
+        raise EnvironmentProblem("ffmpeg is not installed", fix="Install it: sudo apt-get install ffmpeg")
+    return found
+
+
+def encode_mp3(
+    blocks: Iterable[Samples], sample_rate: int, path: Path, tags: Mapping[str, str]
+) -> None:
+    """Stream mono float blocks through ffmpeg/libmp3lame into an MP3 file at path."""
+    command = [
+        ffmpeg_path(), "-hide_banner", "-loglevel", "error",
+        "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0",
+        "-codec:a", "libmp3lame", "-b:a", MP3_BITRATE, "-id3v2_version", "3",
+        *(item for key, value in sorted(tags.items()) for item in ("-metadata", f"{key}={value}")),
+        "-f", "mp3", "-y", str(path),
+    ]  # fmt: skip
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
+        stdin: IO[bytes] | None = process.stdin
+        if stdin is None:  # pragma: no cover - Popen with stdin=PIPE always has one
+            raise EncodeError("ffmpeg has no input pipe")
+        try:
+            with contextlib.suppress(BrokenPipeError):  # ffmpeg died: its stderr says why
+                for block in blocks:
+                    stdin.write(to_pcm16(block))
+                stdin.close()
+        finally:
+            if not stdin.closed:
+                process.kill()
+            code = process.wait()
+        if code != 0:
+            errors.seek(0)
+            message = errors.read().decode(errors="replace").strip().splitlines()
+            raise EncodeError(
+                f"ffmpeg failed to encode the MP3 (exit {code}): {message[-1] if message else 'no message'}",
+                fix="Check the ffmpeg install (ffmpeg -codecs | grep mp3) and the free disk space.",
+            )
+
+
+def timeline_json(timeline: Timeline) -> str:
+    """The timeline contract that tests and tools read (times in seconds)."""
+
+    def seconds(samples: int) -> float:
+        return round(timeline.seconds(samples), 6)
+
+    events = []
+    for event in timeline.events:
+        entry: dict[str, object] = {
+            "kind": event.kind,
+            "start": seconds(event.start),
+            "end": seconds(event.end),
+        }
+        if event.kind == "speech":
+            entry["text"] = event.text
+        if event.kind == "bell":
+            entry["sound"] = event.sound
+        entry["source"] = str(event.source)
+        events.append(entry)
+    document = {
+        "title": timeline.title,
+        "duration": seconds(timeline.length),
+        "sample_rate": timeline.sample_rate,
+        "events": events,
+        "chapters": [
+            {"title": mark.title, "start": seconds(mark.start), "end": seconds(mark.end)}
+            for mark in timeline.chapters
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def webvtt(timeline: Timeline) -> str:
+    """A WebVTT transcript: one cue per utterance, timed to where it is heard."""
+    lines = ["WEBVTT", ""]
+    speech = [event for event in timeline.events if event.kind == "speech"]
+    for number, event in enumerate(speech, 1):
+        start, end = _vtt_time(timeline.seconds(event.start)), _vtt_time(timeline.seconds(event.end))
+        text = event.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        lines += [str(number), f"{start} --> {end}", text, ""]
+    return "\n".join(lines)
+
+
+def _vtt_time(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+@contextlib.contextmanager
+def staged(destinations: Sequence[Path]) -> Iterator[list[Path]]:
+    """Temporary paths beside each destination, renamed over them only if the block succeeds."""
+    for destination in destinations:
+        if destination.is_dir():
+            raise OutputError(f"{destination} is a folder", fix="Give a file name such as session.mp3.")
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(
+                f"cannot create the folder {destination.parent}: {error.strerror}",
+                fix="Choose another output path with -o.",
+            ) from None
+    temporary: list[Path] = []
+    try:
+        for destination in destinations:
+            handle, name = tempfile.mkstemp(
+                dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
+            )
+            os.close(handle)
+            temporary.append(Path(name))
+        yield list(temporary)
+        for path in temporary:
+            with path.open("rb") as written:
+                os.fsync(written.fileno())
+        for path, destination in zip(temporary, destinations, strict=True):
+            path.replace(destination)
+    except PermissionError as error:
+        raise OutputError(
+            f"cannot write to {error.filename or destinations[0].parent}: permission denied",
+            fix="Choose another output path with -o.",
+        ) from None
+    finally:
+        for path in temporary:
+            path.unlink(missing_ok=True)

@@ -1,0 +1,252 @@
+"""Stage 1: a session recipe (TOML) becomes settings plus an ordered list of template parts.
+
+A recipe may also be a single ``.j2`` or ``.txt`` script: then it is one part with default settings.
+``--set KEY=VALUE`` overrides are applied here, once, so later stages see one final recipe.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from fractions import Fraction
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from generator.durations import parse_seconds
+from generator.errors import RecipeError, SettingsError, Source
+
+RATE_RANGE = (60, 400)  # words per minute eSpeak NG handles without garbling
+BREATH_RANGE = (Fraction(2), Fraction(60))
+GAP_RANGE = (Fraction(0), Fraction(30))
+RECIPE_KEYS = ("title", "description", "settings", "part")
+
+Locate = Callable[[str], Source | str]  # finds where a key was written, for error messages
+
+
+def _seconds(value: object, name: str) -> Fraction:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a duration such as \"10s\", not {value!r}")
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, int | float):
+        return Fraction(str(value))
+    if isinstance(value, str):
+        return parse_seconds(value)
+    raise ValueError(f"{name} must be a duration such as \"10s\", not {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Session-wide settings, validated once here. Durations are exact seconds."""
+
+    breath: Fraction = Fraction(10)  # one breath, for durations written in breaths
+    rate: int = 145  # words per minute: unhurried, as guided practice wants
+    voice: str = "auto"
+    bell: str = "bowl"  # the sound a bare [bell] rings
+    gap: Fraction = Fraction(3, 2)  # silence between two utterances that follow each other
+
+    def __post_init__(self) -> None:
+        for name in ("breath", "gap"):
+            object.__setattr__(self, name, _seconds(getattr(self, name), name))
+        if isinstance(self.rate, bool) or not isinstance(self.rate, int):
+            raise ValueError(f"rate must be a whole number of words per minute, not {self.rate!r}")
+        _check_range("rate", self.rate, RATE_RANGE, " words per minute")
+        _check_range("breath", self.breath, BREATH_RANGE, "s")
+        _check_range("gap", self.gap, GAP_RANGE, "s")
+        for name in ("voice", "bell"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{name} must be a non-empty name, not {value!r}")
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+def _check_range(name: str, value: Fraction | int, bounds: tuple[Any, Any], unit: str) -> None:
+    low, high = bounds
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low}{unit} and {high}{unit}, not {value}{unit}")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One template to render and the variables it sees."""
+
+    template: str
+    variables: Mapping[str, object]
+    source: Source
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "variables", MappingProxyType(dict(self.variables)))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    path: Path
+    title: str
+    description: str
+    settings: Settings
+    parts: tuple[Part, ...]
+    overrides: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+def load_recipe(path: Path) -> Recipe:
+    """Read a recipe file, or wrap a single script file as a one-part recipe."""
+    if path.suffix != ".toml":
+        title = path.stem.replace("-", " ").replace("_", " ").title()
+        part = Part(template=path.name, variables={}, source=Source(display_path(path), 1))
+        return Recipe(path.stem, path, title, "", Settings(), (part,))
+    text = _read_text(path)
+    where = display_path(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        line = re.search(r"line (\d+)", str(error))
+        raise RecipeError(
+            f"TOML syntax error: {error}",
+            where=Source(where, int(line[1])) if line else where,
+            fix="Fix the recipe's syntax (strings need quotes, tables need [brackets]).",
+        ) from None
+    return _build_recipe(path, text, data)
+
+
+def _build_recipe(path: Path, text: str, data: dict[str, Any]) -> Recipe:
+    where = display_path(path)
+    locate = _KeyLocator(where, text)
+    for key in data:
+        if key not in RECIPE_KEYS:
+            raise RecipeError(
+                f"unknown key {key!r}",
+                where=locate(key),
+                fix=f"A recipe has {', '.join(RECIPE_KEYS)}; template variables go in a [[part]].",
+            )
+    title = data.get("title", path.stem.replace("-", " ").title())
+    description = data.get("description", "")
+    for key, value in (("title", title), ("description", description)):
+        if not isinstance(value, str):
+            raise RecipeError(f"{key} must be a string", where=locate(key), fix='Quote it: "…".')
+    settings_data = data.get("settings", {})
+    if not isinstance(settings_data, dict):
+        raise RecipeError("settings must be a table", where=locate("settings"), fix="Use [settings].")
+    settings = build_settings(settings_data, locate)
+    raw_parts = data.get("part", [])
+    if not isinstance(raw_parts, list) or not raw_parts:
+        raise RecipeError(
+            "the recipe has no parts",
+            where=where,
+            fix='Add at least one [[part]] with template = "NAME.j2".',
+        )
+    parts = tuple(_build_part(index, raw, locate) for index, raw in enumerate(raw_parts))
+    return Recipe(path.stem, path, title, description, settings, parts)
+
+
+def build_settings(values: Mapping[str, object], locate: Locate) -> Settings:
+    known = Settings.names()
+    for key in values:
+        if key not in known:
+            raise SettingsError(
+                f"unknown setting {key!r}", where=locate(key), fix=f"Settings are: {', '.join(known)}."
+            )
+    try:
+        return Settings(**values)  # type: ignore[arg-type]  # checked in __post_init__
+    except (ValueError, ZeroDivisionError) as error:
+        bad = next((key for key in values if key in str(error)), "settings")
+        raise SettingsError(str(error), where=locate(bad), fix="Change the value.") from None
+
+
+def _build_part(index: int, raw: object, locate: _KeyLocator) -> Part:
+    source = locate.part(index)
+    if not isinstance(raw, dict):
+        raise RecipeError("a part must be a table", where=source, fix="Write it as [[part]].")
+    template = raw.get("template")
+    if not isinstance(template, str) or not template.strip():
+        raise RecipeError(
+            "this part has no template",
+            where=source,
+            fix='Add template = "NAME.j2" (see scripts/templates for the built-in ones).',
+        )
+    variables = {key: value for key, value in raw.items() if key != "template"}
+    return Part(template=template, variables=variables, source=source)
+
+
+def apply_overrides(recipe: Recipe, overrides: Mapping[str, str]) -> Recipe:
+    """Apply ``--set KEY=VALUE``: a settings key changes the setting, any other a variable.
+
+    Values are read as TOML when they parse (``6``, ``true``, ``["left"]``), else as text.
+    """
+    if not overrides:
+        return recipe
+    values = {key: parse_value(value) for key, value in overrides.items()}
+    setting_values = {key: value for key, value in values.items() if key in Settings.names()}
+    variables = {key: value for key, value in values.items() if key not in setting_values}
+    current = {name: getattr(recipe.settings, name) for name in Settings.names()}
+    settings = build_settings({**current, **setting_values}, _OverrideLocator(overrides))
+    parts = tuple(
+        replace(part, variables={**part.variables, **variables}) for part in recipe.parts
+    )
+    return replace(recipe, settings=settings, parts=parts, overrides=values)
+
+
+def parse_value(text: str) -> object:
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def display_path(path: Path) -> str:
+    """A path as the user would type it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise RecipeError(
+            f"not UTF-8 text (byte {error.start})", where=display_path(path), fix="Save it as UTF-8."
+        ) from None
+    except OSError as error:
+        raise RecipeError(
+            f"cannot read: {error.strerror}", where=display_path(path), fix="Check the path."
+        ) from None
+
+
+class _KeyLocator:
+    """Finds the line of a key in a recipe's text (tomllib keeps no positions)."""
+
+    def __init__(self, where: str, text: str) -> None:
+        self.where = where
+        self.lines = text.splitlines()
+
+    def __call__(self, key: str, start: int = 0) -> Source | str:
+        pattern = re.compile(rf"^\s*(\[+\s*)?[\"']?{re.escape(key)}[\"']?\s*(=|\])")
+        for number, line in enumerate(self.lines[start:], start + 1):
+            if pattern.match(line):
+                return Source(self.where, number)
+        return self.where
+
+    def part(self, index: int) -> Source:
+        headers = [n for n, line in enumerate(self.lines, 1) if re.match(r"^\s*\[\[\s*part\s*\]\]", line)]
+        return Source(self.where, headers[index] if index < len(headers) else 1)
+
+
+class _OverrideLocator:
+    def __init__(self, overrides: Mapping[str, str]) -> None:
+        self.overrides = overrides
+
+    def __call__(self, key: str) -> str:
+        value = self.overrides.get(key)
+        return f"--set {key}={value}" if value is not None else "--set"

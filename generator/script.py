@@ -1,0 +1,196 @@
+"""Stage 2: each part's template renders to script markup, line by line, with its source.
+
+Templates are untrusted text a user may have been sent, so they render in Jinja's sandbox with
+StrictUndefined. Every rendered line remembers the template file and line it came from (macros
+and includes too), so a markup error later names the line a person can open and fix.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import jinja2
+from jinja2 import meta
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
+from jinja2.sandbox import SandboxedEnvironment
+
+from generator.errors import Source, TemplateError
+from generator.recipe import Part, Recipe, display_path
+
+MAX_OUTPUT_CHARS = 5_000_000  # a script this long is a runaway loop, not a session
+
+# Private-use characters wrap a "template-number.line" mark in rendered text; no script uses them.
+_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
+_MARK = re.compile(f"{_MARK_OPEN}(\\d+)\\.(\\d+){_MARK_CLOSE}")
+
+
+@dataclass(frozen=True)
+class ScriptLine:
+    text: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class Script:
+    """The rendered markup of a whole session, and what rendering it needed."""
+
+    lines: tuple[ScriptLine, ...]
+    variables: frozenset[str]  # every variable some rendered template reads
+
+
+class _LineMarks(Extension):
+    """Puts a mark at the start of every line of template text, naming its file and line."""
+
+    def __init__(self, environment: jinja2.Environment) -> None:
+        super().__init__(environment)
+        self.files: list[str] = []
+
+    def file_number(self, filename: str) -> int:
+        if filename not in self.files:
+            self.files.append(filename)
+        return self.files.index(filename)
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        number = self.file_number(stream.filename or stream.name or "<template>")
+        for token in stream:
+            if token.type != "data":
+                yield token
+                continue
+            pieces = token.value.split("\n")
+            marked = [
+                f"{_MARK_OPEN}{number}.{token.lineno + offset}{_MARK_CLOSE}{piece}"
+                for offset, piece in enumerate(pieces)
+            ]
+            yield Token(token.lineno, "data", "\n".join(marked))
+
+
+def render_script(recipe: Recipe, template_dirs: Sequence[Path]) -> Script:
+    """Render every part of the recipe into marked-up lines; parts are separated by a blank line."""
+    search = (recipe.folder, *template_dirs)
+    if recipe.path.suffix == ".txt":
+        return Script(_plain_lines(recipe.path), frozenset())
+    env = _environment(search)
+    lines: list[ScriptLine] = []
+    for part in recipe.parts:
+        lines.extend(_render_part(env, part))
+        lines.append(ScriptLine("", part.source))
+    marks = _marks(env)
+    return Script(tuple(lines), _variables_read(env, marks.files))
+
+
+def _environment(search: Sequence[Path]) -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader([str(folder) for folder in search]),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        extensions=[_LineMarks],
+    )
+
+
+def _marks(env: jinja2.Environment) -> _LineMarks:
+    return cast(_LineMarks, env.extensions[f"{_LineMarks.__module__}.{_LineMarks.__qualname__}"])
+
+
+def _render_part(env: SandboxedEnvironment, part: Part) -> list[ScriptLine]:
+    try:
+        template = env.get_template(part.template)
+        output = "".join(_limited(template.generate(**part.variables)))
+    except jinja2.TemplateNotFound as error:
+        raise TemplateError(
+            f"template {error.name!r} not found",
+            where=part.source,
+            fix="Check its name; templates live in scripts/templates or your --scripts folder.",
+        ) from None
+    except jinja2.TemplateSyntaxError as error:
+        where = Source(display_path(Path(error.filename)), error.lineno) if error.filename else part.source
+        raise TemplateError(
+            f"template syntax error: {error.message}",
+            where=where,
+            fix="Check the {% %} and {{ }} tags on that line.",
+        ) from None
+    except jinja2.UndefinedError as error:
+        raise TemplateError(
+            str(error.message),
+            where=_template_frame(error, _marks(env).files) or part.source,
+            fix="Give it a value in the recipe's [[part]], with --set, or a default(…) in the template.",
+        ) from None
+    except jinja2.exceptions.SecurityError as error:
+        raise TemplateError(
+            f"template refused by the sandbox: {error}",
+            where=_template_frame(error, _marks(env).files) or part.source,
+            fix="Templates may only use variables, loops, conditions, filters and macros.",
+        ) from None
+    except (TypeError, ValueError, ArithmeticError, LookupError) as error:
+        raise TemplateError(
+            f"template failed: {error}",
+            where=_template_frame(error, _marks(env).files) or part.source,
+            fix="Check the expression on that line and the variables it uses.",
+        ) from None
+    return _split_marked(output, _marks(env).files)
+
+
+def _limited(chunks: Iterable[str]) -> Iterator[str]:
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > MAX_OUTPUT_CHARS:
+            raise ValueError(f"the template produced more than {MAX_OUTPUT_CHARS:,} characters")
+        yield chunk
+
+
+def _split_marked(output: str, files: Sequence[str]) -> list[ScriptLine]:
+    """Strip the marks; each line's source is the mark in force at its first visible character."""
+    lines: list[ScriptLine] = []
+    current = Source("<template>", 1)
+    text: list[str] = []
+    source: Source | None = None
+    position = 0
+    for mark in [*_MARK.finditer(output), None]:
+        chunk = output[position : mark.start() if mark else len(output)]
+        for index, piece in enumerate(chunk.split("\n")):
+            if index:
+                lines.append(ScriptLine("".join(text), source or current))
+                text, source = [], None
+            text.append(piece)
+            if source is None and piece.strip():
+                source = current
+        if mark:
+            current = Source(display_path(Path(files[int(mark[1])])), int(mark[2]))
+            position = mark.end()
+    if "".join(text).strip():
+        lines.append(ScriptLine("".join(text), source or current))
+    return lines
+
+
+def _plain_lines(path: Path) -> tuple[ScriptLine, ...]:
+    where = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise TemplateError(f"cannot read the script: {error}", where=where, fix="Save it as UTF-8 text.") from None
+    return tuple(ScriptLine(line, Source(where, number)) for number, line in enumerate(text.splitlines(), 1))
+
+
+def _template_frame(error: BaseException, files: Sequence[str]) -> Source | None:
+    """Jinja rewrites tracebacks to show template lines: the innermost template frame is the place."""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if frame.filename in files and frame.lineno:
+            return Source(display_path(Path(frame.filename)), frame.lineno)
+    return None
+
+
+def _variables_read(env: SandboxedEnvironment, files: Sequence[str]) -> frozenset[str]:
+    names: set[str] = set()
+    for filename in list(files):
+        source = Path(filename).read_text(encoding="utf-8")
+        names |= meta.find_undeclared_variables(env.parse(source, filename=filename))
+    return frozenset(names)

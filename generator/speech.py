@@ -1,0 +1,248 @@
+"""Stage 4: every distinct utterance becomes one speech clip, synthesised once and cached.
+
+The voice layer is an interface (``SpeechEngine``) so a neural engine can join pyttsx3 later.
+pyttsx3 drives eSpeak NG, which is not thread-safe and hangs if forked after start-up, so clips
+are made in worker processes created with the ``spawn`` method, one engine per worker.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import contextlib
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import tempfile
+import threading
+import wave
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import platformdirs
+
+from generator.audio import (
+    SAMPLE_RATE,
+    Samples,
+    frozen,
+    read_wav,
+    resample,
+    trim_silence,
+    write_wav,
+)
+from generator.errors import EnvironmentProblem, SettingsError, SynthesisError
+
+CLIP_FORMAT = 1  # bump when the way clips are made changes, so old cache entries are not reused
+CLIP_TIMEOUT = 60.0  # seconds for one clip; eSpeak takes milliseconds, so this means it hung
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    id: str  # ENGINE:NAME, what --voice takes
+    name: str
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    """Everything that decides how one clip sounds: its cache key is made from these alone."""
+
+    engine: str
+    voice: str
+    rate: int
+    text: str
+
+    @property
+    def key(self) -> str:
+        fields = [CLIP_FORMAT, SAMPLE_RATE, self.engine, self.voice, self.rate, self.text]
+        return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
+
+
+class SpeechEngine(Protocol):
+    name: str
+
+    def voices(self) -> list[VoiceInfo]: ...
+
+    def default_voice(self) -> str: ...
+
+    def synthesize(self, text: str, voice: str, rate: int, path: Path) -> None:
+        """Write the utterance as a WAV file at path."""
+
+
+class Pyttsx3Engine:
+    """System voices through pyttsx3 (eSpeak NG on Linux)."""
+
+    name = "pyttsx3"
+    preferred = ("gmw/en-us", "en-us", "gmw/en", "en")  # a clear English voice when asked for auto
+
+    def __init__(self) -> None:
+        try:
+            import pyttsx3
+        except ImportError as error:  # pragma: no cover - pyttsx3 is a hard dependency
+            raise EnvironmentProblem(f"pyttsx3 is not installed ({error})", fix="Reinstall stillpoint.") from None
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                self._engine: Any = pyttsx3.init()  # keep the reference: pyttsx3 caches weakly
+        except (RuntimeError, OSError) as error:
+            raise EnvironmentProblem(
+                f"the speech engine cannot start ({error})",
+                fix="Install eSpeak NG: sudo apt-get install espeak-ng",
+            ) from None
+        self._finished = threading.Event()
+        self._engine.connect("finished-utterance", lambda name, completed: self._finished.set())
+
+    def voices(self) -> list[VoiceInfo]:
+        return [
+            VoiceInfo(f"{self.name}:{voice.id}", voice.name, tuple(voice.languages or ()))
+            for voice in self._engine.getProperty("voices")
+        ]
+
+    def default_voice(self) -> str:
+        names = {info.id.split(":", 1)[1].lower(): info.id for info in self.voices()}
+        for wanted in self.preferred:
+            if wanted in names:
+                return names[wanted]
+        return f"{self.name}:{self._engine.getProperty('voice')}"
+
+    def synthesize(self, text: str, voice: str, rate: int, path: Path) -> None:
+        self._finished.clear()
+        self._engine.setProperty("voice", voice.split(":", 1)[1])
+        self._engine.setProperty("rate", rate)
+        with contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 2.99 prints "Audio saved to"
+            self._engine.save_to_file(text, str(path))  # one clip per runAndWait: it keeps one
+            self._engine.runAndWait()
+        # runAndWait can return before eSpeak's thread has finished writing the file.
+        if not self._finished.wait(CLIP_TIMEOUT):
+            raise RuntimeError("eSpeak did not finish the utterance")
+
+
+ENGINES: dict[str, Callable[[], SpeechEngine]] = {"pyttsx3": Pyttsx3Engine}
+
+
+def resolve_voice(engine: SpeechEngine, requested: str) -> str:
+    """Turn --voice (auto, ENGINE:NAME or a bare NAME) into the engine's full voice id."""
+    if requested == "auto":
+        return engine.default_voice()
+    available = {info.id.lower(): info.id for info in engine.voices()}
+    wanted = requested if ":" in requested else f"{engine.name}:{requested}"
+    if wanted.lower() in available:
+        return available[wanted.lower()]
+    raise SettingsError(
+        f"unknown voice {requested!r}",
+        where="voice",
+        fix="Run `stillpoint voices` for the ids you can pass to --voice.",
+    )
+
+
+def start_engine(name: str = "pyttsx3") -> SpeechEngine:
+    return ENGINES[name]()
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("STILLPOINT_CACHE") or platformdirs.user_cache_dir("stillpoint"))
+
+
+class ClipCache:
+    """Finished clips on disk (trimmed, at the session rate) under their request's key."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, request: SpeechRequest) -> Path:
+        return self.root / "clips" / request.key[:2] / f"{request.key}.wav"
+
+    def load(self, request: SpeechRequest) -> Samples | None:
+        path = self.path(request)
+        try:
+            samples, rate = read_wav(path)
+        except (OSError, EOFError, ValueError, wave.Error):  # absent or unreadable: made again
+            return None
+        return samples if rate == SAMPLE_RATE and samples.size else None
+
+
+ProgressCallback = Callable[[int], None]
+
+
+def synthesize_all(
+    requests: Iterable[SpeechRequest],
+    cache: ClipCache,
+    *,
+    workers: int | None = None,
+    on_clip: ProgressCallback | None = None,
+) -> dict[SpeechRequest, Samples]:
+    """Clips for every distinct request: from the cache where present, else made in parallel."""
+    clips: dict[SpeechRequest, Samples] = {}
+    missing: list[SpeechRequest] = []
+    for request in dict.fromkeys(requests):
+        cached = cache.load(request)
+        if cached is None:
+            missing.append(request)
+        else:
+            clips[request] = cached
+    if missing:
+        _make_clips(missing, cache, workers or os.cpu_count() or 1, on_clip)
+    for request in missing:
+        made = cache.load(request)
+        if made is None:
+            raise SynthesisError(f"the clip for {request.text[:60]!r} could not be read back")
+        clips[request] = made
+    return clips
+
+
+def _make_clips(
+    missing: list[SpeechRequest], cache: ClipCache, workers: int, on_clip: ProgressCallback | None
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    pool = futures.ProcessPoolExecutor(
+        max_workers=max(1, min(workers, len(missing))), mp_context=context
+    )
+    try:
+        jobs = {pool.submit(_clip_in_worker, request, cache.root): request for request in missing}
+        for job in futures.as_completed(jobs, timeout=CLIP_TIMEOUT * len(missing)):
+            error = job.result()
+            if error:
+                raise SynthesisError(
+                    f"speech synthesis failed for {jobs[job].text[:60]!r}: {error}",
+                    fix="Check that eSpeak NG works: espeak-ng 'hello'",
+                )
+            if on_clip:
+                on_clip(1)
+    except futures.TimeoutError:
+        raise SynthesisError("speech synthesis timed out", fix="Check that eSpeak NG works.") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_worker_engines: dict[str, SpeechEngine] = {}
+
+
+def _clip_in_worker(request: SpeechRequest, cache_root: Path) -> str:
+    """Make one clip in a worker process; returns an error text, or "" on success."""
+    try:
+        engine = _worker_engines.get(request.engine)
+        if engine is None:
+            engine = _worker_engines[request.engine] = start_engine(request.engine)
+        for _attempt in range(2):  # eSpeak now and then writes an empty file: try once more
+            clip, rate = _synthesize_once(engine, request)
+            if clip.size:
+                destination = ClipCache(cache_root).path(request)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                write_wav(destination, resample(clip, rate, SAMPLE_RATE), SAMPLE_RATE)
+                return ""
+    except Exception as error:  # reported to the parent as text: exceptions may not pickle
+        return f"{type(error).__name__}: {error}"
+    return "the engine produced no sound (tried twice)"
+
+
+def _synthesize_once(engine: SpeechEngine, request: SpeechRequest) -> tuple[Samples, int]:
+    with tempfile.TemporaryDirectory(prefix="stillpoint-") as folder:
+        raw = Path(folder) / "clip.wav"
+        engine.synthesize(request.text, request.voice, request.rate, raw)
+        try:
+            samples, rate = read_wav(raw)
+        except (OSError, EOFError, ValueError, wave.Error):
+            return frozen([]), SAMPLE_RATE
+    return trim_silence(samples), rate
