@@ -6,13 +6,13 @@ Arrays handed between stages are read-only, like pydub's segments: nothing edits
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import wave
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from generator.atomic import commit, temporary_beside
 
 SAMPLE_RATE = 44_100  # every clip is converted to this once, when it enters the cache
 Samples = npt.NDArray[np.float32]
@@ -59,7 +59,9 @@ def resample(samples: Samples, source_rate: int, target_rate: int, half_width: i
     length = math.ceil(samples.size * ratio)
     positions = np.arange(length, dtype=np.float64) / ratio
     base = np.floor(positions).astype(np.int64)
-    padded = np.concatenate([np.zeros(half_width), samples.astype(np.float64), np.zeros(half_width + 1)])
+    padded = np.concatenate(
+        [np.zeros(half_width), samples.astype(np.float64), np.zeros(half_width + 1)]
+    )
     out = np.zeros(length, dtype=np.float64)
     for tap in range(-half_width + 1, half_width + 1):
         index = base + tap
@@ -88,17 +90,16 @@ def to_pcm16(samples: Samples) -> bytes:
 
 def write_wav(path: Path, samples: Samples, rate: int) -> None:
     """Write 16-bit mono PCM atomically: readers never see a half-written file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = temporary_beside(path)
     try:
-        with os.fdopen(handle, "wb") as raw, wave.open(raw, "wb") as writer:
+        with wave.open(str(temporary), "wb") as writer:
             writer.setnchannels(1)
             writer.setsampwidth(2)
             writer.setframerate(rate)
             writer.writeframes(to_pcm16(samples))
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        commit(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def load_sound(path: Path, rate: int = SAMPLE_RATE) -> Samples:

@@ -19,10 +19,11 @@ from generator.library import Library
 from generator.session import Prepared, estimate, prepare, render
 from generator.speech import ClipCache, default_cache_dir, start_engine
 
+
 class _ReportingGroup(typer.core.TyperGroup):
     """Turns the project's errors into one line on stderr and their exit code, never a traceback."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer vendors click: its Context type is private
         try:
             return super().invoke(ctx)
         except StillpointError as error:
@@ -49,9 +50,15 @@ ScriptsOption = Annotated[
 ]
 SetOption = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a setting or template variable: --set breath=8s.", show_default=False),
+    typer.Option(
+        "--set",
+        help="Override a setting or template variable: --set breath=8s.",
+        show_default=False,
+    ),
 ]
-Session = Annotated[str, typer.Argument(help="A session name, or a path to a .toml recipe or .j2/.txt script.")]
+Session = Annotated[
+    str, typer.Argument(help="A session name, or a path to a .toml recipe or .j2/.txt script.")
+]
 
 
 def _version(value: bool) -> None:
@@ -63,7 +70,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Stillpoint: guided hip-release sessions as MP3 files, made offline."""
@@ -73,12 +83,16 @@ def _library(scripts: list[Path] | None) -> Library:
     return Library(tuple(scripts or ()))
 
 
-def _overrides(pairs: list[str] | None, voice: str | None = None, rate: int | None = None) -> dict[str, str]:
+def _overrides(
+    pairs: list[str] | None, voice: str | None = None, rate: int | None = None
+) -> dict[str, str]:
     result: dict[str, str] = {}
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise SettingsError(f"--set {pair!r} is not KEY=VALUE", fix="Write it like --set breath=8s.")
+            raise SettingsError(
+                f"--set {pair!r} is not KEY=VALUE", fix="Write it like --set breath=8s."
+            )
         result[key.strip()] = value.strip()
     if voice is not None:
         result["voice"] = f'"{voice}"'
@@ -120,7 +134,9 @@ def script(session: Session, set_: SetOption = None, scripts: ScriptsOption = No
             typer.echo(f"\n## {chapters.pop(event.start)}")
         at = format_clock(timeline.seconds(event.start))
         length = timeline.seconds(event.end - event.start)
-        what = {"speech": event.text, "bell": f"[bell {event.sound}]", "pause": "[silence]"}[event.kind]
+        what = {"speech": event.text, "bell": f"[bell {event.sound}]", "pause": "[silence]"}[
+            event.kind
+        ]
         typer.echo(f"{at}  {what}" + (f"  ({length:.0f}s)" if event.kind == "pause" else ""))
     typer.echo(f"\nTotal ≈ {format_clock(timeline.duration)}")
 
@@ -129,9 +145,12 @@ def script(session: Session, set_: SetOption = None, scripts: ScriptsOption = No
 def render_command(
     session: Session,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="The MP3 to write [default: output/SESSION.mp3].")
+        Path | None,
+        typer.Option("-o", "--output", help="The MP3 to write [default: output/SESSION.mp3]."),
     ] = None,
-    voice: Annotated[str | None, typer.Option(help="A voice id from `stillpoint voices`, or auto.")] = None,
+    voice: Annotated[
+        str | None, typer.Option(help="A voice id from `stillpoint voices`, or auto.")
+    ] = None,
     rate: Annotated[int | None, typer.Option(help="Speaking rate in words per minute.")] = None,
     set_: SetOption = None,
     scripts: ScriptsOption = None,

@@ -88,7 +88,9 @@ def _bell(argument: str, rest: str, source: Source) -> Cue:
 def _chapter(argument: str, rest: str, source: Source) -> Cue:
     _no_text_after("chapter", rest, source)
     if not argument:
-        raise MarkupError("[chapter] needs a title", where=source, fix="Write [chapter Pigeon pose].")
+        raise MarkupError(
+            "[chapter] needs a title", where=source, fix="Write [chapter Pigeon pose]."
+        )
     return Chapter(argument, source)
 
 
@@ -144,7 +146,9 @@ def _directive(text: str, source: Source) -> Cue:
     known = ", ".join(f"[{name}]" for name in DIRECTIVES)
     if match is None:
         raise MarkupError(
-            f"unclosed bracket in {text!r}", where=source, fix=f"Close it with ]; directives: {known}."
+            f"unclosed bracket in {text!r}",
+            where=source,
+            fix=f"Close it with ]; directives: {known}.",
         )
     name = (match["name"] or "").lower()
     if name not in DIRECTIVES:

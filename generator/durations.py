@@ -1,4 +1,4 @@
-"""Durations as script markup writes them: ``5s``, ``1.5s``, ``2m``, ``1m30s``, ``1h``, ``3 breaths``.
+"""Durations as markup writes them: ``5s``, ``1.5s``, ``2m``, ``1m30s``, ``1h``, ``3 breaths``.
 
 Values are exact fractions of a second, so a timeline built from many of them never drifts.
 A duration in breaths stays symbolic until the timeline knows the listener's breath length.

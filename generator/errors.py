@@ -33,7 +33,7 @@ class StillpointError(Exception):
 
     def message(self) -> str:
         text = f"{self.where}: {self.what}" if self.where else self.what
-        return f"{text}. {self.fix}" if self.fix else text
+        return f"{text.rstrip('.')}. {self.fix}" if self.fix else text
 
 
 class RecipeError(StillpointError):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from generator.atomic import commit, temporary_beside
 from generator.audio import Samples, to_pcm16
 from generator.errors import EncodeError, EnvironmentProblem, OutputError
 from generator.timeline import Timeline
@@ -26,7 +26,9 @@ MP3_BITRATE = "96k"  # constant bitrate: players seek accurately in CBR files (c
 def ffmpeg_path() -> str:
     found = shutil.which("ffmpeg")
     if found is None:
-        raise EnvironmentProblem("ffmpeg is not installed", fix="Install it: sudo apt-get install ffmpeg")
+        raise EnvironmentProblem(
+            "ffmpeg is not installed", fix="Install it: sudo apt-get install ffmpeg"
+        )
     return found
 
 
@@ -58,8 +60,9 @@ def encode_mp3(
         if code != 0:
             errors.seek(0)
             message = errors.read().decode(errors="replace").strip().splitlines()
+            last = message[-1] if message else "no message"
             raise EncodeError(
-                f"ffmpeg failed to encode the MP3 (exit {code}): {message[-1] if message else 'no message'}",
+                f"ffmpeg failed to encode the MP3 (exit {code}): {last}",
                 fix="Check the ffmpeg install (ffmpeg -codecs | grep mp3) and the free disk space.",
             )
 
@@ -101,7 +104,10 @@ def webvtt(timeline: Timeline) -> str:
     lines = ["WEBVTT", ""]
     speech = [event for event in timeline.events if event.kind == "speech"]
     for number, event in enumerate(speech, 1):
-        start, end = _vtt_time(timeline.seconds(event.start)), _vtt_time(timeline.seconds(event.end))
+        start, end = (
+            _vtt_time(timeline.seconds(event.start)),
+            _vtt_time(timeline.seconds(event.end)),
+        )
         text = event.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         lines += [str(number), f"{start} --> {end}", text, ""]
     return "\n".join(lines)
@@ -119,7 +125,9 @@ def staged(destinations: Sequence[Path]) -> Iterator[list[Path]]:
     """Temporary paths beside each destination, renamed over them only if the block succeeds."""
     for destination in destinations:
         if destination.is_dir():
-            raise OutputError(f"{destination} is a folder", fix="Give a file name such as session.mp3.")
+            raise OutputError(
+                f"{destination} is a folder", fix="Give a file name such as session.mp3."
+            )
         try:
             destination.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -129,18 +137,10 @@ def staged(destinations: Sequence[Path]) -> Iterator[list[Path]]:
             ) from None
     temporary: list[Path] = []
     try:
-        for destination in destinations:
-            handle, name = tempfile.mkstemp(
-                dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
-            )
-            os.close(handle)
-            temporary.append(Path(name))
+        temporary.extend(temporary_beside(destination) for destination in destinations)
         yield list(temporary)
-        for path in temporary:
-            with path.open("rb") as written:
-                os.fsync(written.fileno())
         for path, destination in zip(temporary, destinations, strict=True):
-            path.replace(destination)
+            commit(path, destination)
     except PermissionError as error:
         raise OutputError(
             f"cannot write to {error.filename or destinations[0].parent}: permission denied",

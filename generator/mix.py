@@ -24,7 +24,9 @@ def mix_gain(timeline: Timeline, audio: Mapping[str, Samples]) -> float:
     Measured on a first mixing pass rather than bounded from the clips, so sounds that overlap
     are counted as they really add up; mixing is cheap next to encoding.
     """
-    loudest = max((float(np.max(np.abs(block))) for block in mix_blocks(timeline, audio)), default=0.0)
+    loudest = max(
+        (float(np.max(np.abs(block))) for block in mix_blocks(timeline, audio)), default=0.0
+    )
     ceiling = db_to_gain(PEAK_CEILING_DB)
     return min(1.0, ceiling / loudest) if loudest > 0 else 1.0
 

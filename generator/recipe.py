@@ -28,14 +28,14 @@ Locate = Callable[[str], Source | str]  # finds where a key was written, for err
 
 def _seconds(value: object, name: str) -> Fraction:
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be a duration such as \"10s\", not {value!r}")
+        raise ValueError(f'{name} must be a duration such as "10s", not {value!r}')
     if isinstance(value, Fraction):
         return value
     if isinstance(value, int | float):
         return Fraction(str(value))
     if isinstance(value, str):
         return parse_seconds(value)
-    raise ValueError(f"{name} must be a duration such as \"10s\", not {value!r}")
+    raise ValueError(f'{name} must be a duration such as "10s", not {value!r}')
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,9 @@ def _build_recipe(path: Path, text: str, data: dict[str, Any]) -> Recipe:
             raise RecipeError(f"{key} must be a string", where=locate(key), fix='Quote it: "…".')
     settings_data = data.get("settings", {})
     if not isinstance(settings_data, dict):
-        raise RecipeError("settings must be a table", where=locate("settings"), fix="Use [settings].")
+        raise RecipeError(
+            "settings must be a table", where=locate("settings"), fix="Use [settings]."
+        )
     settings = build_settings(settings_data, locate)
     raw_parts = data.get("part", [])
     if not isinstance(raw_parts, list) or not raw_parts:
@@ -154,7 +156,9 @@ def build_settings(values: Mapping[str, object], locate: Locate) -> Settings:
     for key in values:
         if key not in known:
             raise SettingsError(
-                f"unknown setting {key!r}", where=locate(key), fix=f"Settings are: {', '.join(known)}."
+                f"unknown setting {key!r}",
+                where=locate(key),
+                fix=f"Settings are: {', '.join(known)}.",
             )
     try:
         return Settings(**values)  # type: ignore[arg-type]  # checked in __post_init__
@@ -190,9 +194,7 @@ def apply_overrides(recipe: Recipe, overrides: Mapping[str, str]) -> Recipe:
     variables = {key: value for key, value in values.items() if key not in setting_values}
     current = {name: getattr(recipe.settings, name) for name in Settings.names()}
     settings = build_settings({**current, **setting_values}, _OverrideLocator(overrides))
-    parts = tuple(
-        replace(part, variables={**part.variables, **variables}) for part in recipe.parts
-    )
+    parts = tuple(replace(part, variables={**part.variables, **variables}) for part in recipe.parts)
     return replace(recipe, settings=settings, parts=parts, overrides=values)
 
 
@@ -216,7 +218,9 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise RecipeError(
-            f"not UTF-8 text (byte {error.start})", where=display_path(path), fix="Save it as UTF-8."
+            f"not UTF-8 text (byte {error.start})",
+            where=display_path(path),
+            fix="Save it as UTF-8.",
         ) from None
     except OSError as error:
         raise RecipeError(
@@ -239,7 +243,9 @@ class _KeyLocator:
         return self.where
 
     def part(self, index: int) -> Source:
-        headers = [n for n, line in enumerate(self.lines, 1) if re.match(r"^\s*\[\[\s*part\s*\]\]", line)]
+        headers = [
+            n for n, line in enumerate(self.lines, 1) if re.match(r"^\s*\[\[\s*part\s*\]\]", line)
+        ]
         return Source(self.where, headers[index] if index < len(headers) else 1)
 
 

@@ -103,7 +103,7 @@ def _marks(env: jinja2.Environment) -> _LineMarks:
 def _render_part(env: SandboxedEnvironment, part: Part) -> list[ScriptLine]:
     try:
         template = env.get_template(part.template)
-        output = "".join(_limited(template.generate(**part.variables)))
+        output = "".join(_limited(template.generate(**part.variables), part))
     except jinja2.TemplateNotFound as error:
         raise TemplateError(
             f"template {error.name!r} not found",
@@ -111,7 +111,11 @@ def _render_part(env: SandboxedEnvironment, part: Part) -> list[ScriptLine]:
             fix="Check its name; templates live in scripts/templates or your --scripts folder.",
         ) from None
     except jinja2.TemplateSyntaxError as error:
-        where = Source(display_path(Path(error.filename)), error.lineno) if error.filename else part.source
+        where = (
+            Source(display_path(Path(error.filename)), error.lineno)
+            if error.filename
+            else part.source
+        )
         raise TemplateError(
             f"template syntax error: {error.message}",
             where=where,
@@ -121,7 +125,7 @@ def _render_part(env: SandboxedEnvironment, part: Part) -> list[ScriptLine]:
         raise TemplateError(
             str(error.message),
             where=_template_frame(error, _marks(env).files) or part.source,
-            fix="Give it a value in the recipe's [[part]], with --set, or a default(…) in the template.",
+            fix="Set it in the recipe's [[part]], with --set, or give it a default(…) here.",
         ) from None
     except jinja2.exceptions.SecurityError as error:
         raise TemplateError(
@@ -138,12 +142,16 @@ def _render_part(env: SandboxedEnvironment, part: Part) -> list[ScriptLine]:
     return _split_marked(output, _marks(env).files)
 
 
-def _limited(chunks: Iterable[str]) -> Iterator[str]:
+def _limited(chunks: Iterable[str], part: Part) -> Iterator[str]:
     total = 0
     for chunk in chunks:
         total += len(chunk)
         if total > MAX_OUTPUT_CHARS:
-            raise ValueError(f"the template produced more than {MAX_OUTPUT_CHARS:,} characters")
+            raise TemplateError(
+                f"{part.template} produced more than {MAX_OUTPUT_CHARS:,} characters",
+                where=part.source,
+                fix="A loop in it runs far too long; check its range and the variables it uses.",
+            )
         yield chunk
 
 
@@ -176,12 +184,16 @@ def _plain_lines(path: Path) -> tuple[ScriptLine, ...]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise TemplateError(f"cannot read the script: {error}", where=where, fix="Save it as UTF-8 text.") from None
-    return tuple(ScriptLine(line, Source(where, number)) for number, line in enumerate(text.splitlines(), 1))
+        raise TemplateError(
+            f"cannot read the script: {error}", where=where, fix="Save it as UTF-8 text."
+        ) from None
+    return tuple(
+        ScriptLine(line, Source(where, number)) for number, line in enumerate(text.splitlines(), 1)
+    )
 
 
 def _template_frame(error: BaseException, files: Sequence[str]) -> Source | None:
-    """Jinja rewrites tracebacks to show template lines: the innermost template frame is the place."""
+    """Jinja rewrites tracebacks to show template lines: the innermost template frame is where."""
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         if frame.filename in files and frame.lineno:
             return Source(display_path(Path(frame.filename)), frame.lineno)

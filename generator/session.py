@@ -25,7 +25,9 @@ from generator.script import render_script
 from generator.speech import ClipCache, SpeechRequest, resolve_voice, start_engine, synthesize_all
 from generator.timeline import ClipRef, Timeline, build_timeline
 
-BELL_PEAK_DB = -12.0  # bells sit well under the voice (speech peaks near -2 dBFS): they invite, not startle
+BELL_PEAK_DB = (
+    -12.0
+)  # bells sit well under the voice (speech peaks near -2 dBFS): they invite, not startle
 # Speech length without audio: eSpeak NG at R words per minute, measured on the built-in scripts.
 ESTIMATE_SECONDS_PER_WORD_AT_RATE = Fraction(60)
 ESTIMATE_PAUSE_PER_SENTENCE = Fraction(3, 10)
@@ -56,7 +58,11 @@ def prepare(session: str, library: Library, overrides: Mapping[str, str] | None 
     """Recipe, script and cues for SESSION; raises the project's errors for any bad input."""
     recipe = apply_overrides(load_recipe(library.find_session(session)), overrides or {})
     script = render_script(recipe, library.template_dirs)
-    unknown = [key for key in recipe.overrides if key not in Settings.names() and key not in script.variables]
+    unknown = [
+        key
+        for key in recipe.overrides
+        if key not in Settings.names() and key not in script.variables
+    ]
     if unknown:
         raise SettingsError(
             f"--set {unknown[0]}: no setting or template variable of that name",
@@ -65,7 +71,10 @@ def prepare(session: str, library: Library, overrides: Mapping[str, str] | None 
         )
     cues = parse_cues(script.lines)
     default_bell = recipe.settings.bell
-    cues = tuple(replace(cue, sound=default_bell) if isinstance(cue, Bell) and not cue.sound else cue for cue in cues)
+    cues = tuple(
+        replace(cue, sound=default_bell) if isinstance(cue, Bell) and not cue.sound else cue
+        for cue in cues
+    )
     return Prepared(recipe, cues)
 
 
@@ -98,13 +107,20 @@ def estimate(prepared: Prepared, library: Library) -> Timeline:
             return ClipRef(f"bell:{cue.sound}", bells[cue.sound].size)
         words = len(cue.text.split())
         sentences = max(1, sum(cue.text.count(mark) for mark in ".?!"))
-        seconds = words * ESTIMATE_SECONDS_PER_WORD_AT_RATE / rate + sentences * ESTIMATE_PAUSE_PER_SENTENCE
+        seconds = (
+            words * ESTIMATE_SECONDS_PER_WORD_AT_RATE / rate
+            + sentences * ESTIMATE_PAUSE_PER_SENTENCE
+        )
         return ClipRef(f"estimate:{cue.text}", round(seconds * SAMPLE_RATE))
 
-    return build_timeline(prepared.recipe.title, prepared.cues, prepared.settings, clip_of, SAMPLE_RATE)
+    return build_timeline(
+        prepared.recipe.title, prepared.cues, prepared.settings, clip_of, SAMPLE_RATE
+    )
 
 
-def speech_requests(prepared: Prepared, engine: str, voice: str) -> dict[Speech | Window, SpeechRequest]:
+def speech_requests(
+    prepared: Prepared, engine: str, voice: str
+) -> dict[Speech | Window, SpeechRequest]:
     rate = prepared.settings.rate
     return {
         cue: SpeechRequest(engine, voice, rate, cue.text)
@@ -143,7 +159,9 @@ def render(
         key = f"bell:{cue.sound}" if isinstance(cue, Bell) else requests[cue].key
         return ClipRef(key, audio[key].size)
 
-    timeline = build_timeline(prepared.recipe.title, prepared.cues, prepared.settings, clip_of, SAMPLE_RATE)
+    timeline = build_timeline(
+        prepared.recipe.title, prepared.cues, prepared.settings, clip_of, SAMPLE_RATE
+    )
     files = (output, output.with_suffix(".json"), output.with_suffix(".vtt"))
     with staged(files) as (mp3, json_path, vtt_path):
         gain = mix_gain(timeline, audio)

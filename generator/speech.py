@@ -17,7 +17,7 @@ import os
 import tempfile
 import threading
 import wave
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -82,7 +82,9 @@ class Pyttsx3Engine:
         try:
             import pyttsx3
         except ImportError as error:  # pragma: no cover - pyttsx3 is a hard dependency
-            raise EnvironmentProblem(f"pyttsx3 is not installed ({error})", fix="Reinstall stillpoint.") from None
+            raise EnvironmentProblem(
+                f"pyttsx3 is not installed ({error})", fix="Reinstall stillpoint."
+            ) from None
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 self._engine: Any = pyttsx3.init()  # keep the reference: pyttsx3 caches weakly
@@ -211,7 +213,9 @@ def _make_clips(
             if on_clip:
                 on_clip(1)
     except futures.TimeoutError:
-        raise SynthesisError("speech synthesis timed out", fix="Check that eSpeak NG works.") from None
+        raise SynthesisError(
+            "speech synthesis timed out", fix="Check that eSpeak NG works."
+        ) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

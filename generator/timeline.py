@@ -115,11 +115,15 @@ class _Placer:
                 return
         self.after_speech = False
 
-    def _sound(self, kind: EventKind, cue: Speech | Window | Bell, text: str = "", sound: str = "") -> int:
+    def _sound(
+        self, kind: EventKind, cue: Speech | Window | Bell, text: str = "", sound: str = ""
+    ) -> int:
         clip = self.clip_of(cue)
         start = self.sample(self.now)
         end = start + clip.samples
-        self.events.append(Event(kind, start, end, cue.source, text=text, sound=sound, clip=clip.id))
+        self.events.append(
+            Event(kind, start, end, cue.source, text=text, sound=sound, clip=clip.id)
+        )
         self.now = Fraction(end, self.rate)
         return clip.samples
 
@@ -136,8 +140,8 @@ class _Placer:
             spoken = Fraction(self._sound("speech", cue, text=cue.text), self.rate)
             if spoken > window:
                 self.warnings.append(
-                    f"{cue.source}: warning: the speech takes {float(spoken):.2f}s, longer than its "
-                    f"[for {cue.duration}] window; the window was extended"
+                    f"{cue.source}: warning: the speech takes {float(spoken):.2f}s, longer than "
+                    f"its [for {cue.duration}] window; the window was extended"
                 )
                 return
         self.now = opens + window
@@ -147,9 +151,12 @@ class _Placer:
 
     def finish(self, title: str) -> Timeline:
         length = self.sample(self.now + TAIL)
-        ends = [start for _, start, _ in self.chapter_starts[1:]] + [length]
+        ends = [start for _, start, _ in self.chapter_starts[1:]]
+        ends.append(length)
         chapters = tuple(
             ChapterMark(name, start, end, source)
-            for (name, start, source), end in zip(self.chapter_starts, ends, strict=True)
+            for (name, start, source), end in zip(self.chapter_starts, ends, strict=False)
         )
-        return Timeline(title, self.rate, length, tuple(self.events), chapters, tuple(self.warnings))
+        return Timeline(
+            title, self.rate, length, tuple(self.events), chapters, tuple(self.warnings)
+        )

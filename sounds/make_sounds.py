@@ -29,19 +29,27 @@ def struck(
     for ratio, amplitude, decay, beat in partials:
         frequency = fundamental * ratio
         envelope = amplitude * np.exp(-t / decay)
-        pair = np.sin(2 * np.pi * (frequency - beat / 2) * t) + np.sin(2 * np.pi * (frequency + beat / 2) * t + 0.7)
+        pair = np.sin(2 * np.pi * (frequency - beat / 2) * t) + np.sin(
+            2 * np.pi * (frequency + beat / 2) * t + 0.7
+        )
         sound += envelope * pair / 2
     onset = np.minimum(1.0, t / attack)  # a soft mallet: no click at the strike
     tail = np.minimum(1.0, (seconds - t) / 1.0)  # the last second fades to true silence
     sound *= onset * np.clip(tail, 0.0, 1.0)
-    return sound * (PEAK / np.max(np.abs(sound)))
+    peak = float(np.max(np.abs(sound)))
+    return sound * (PEAK / peak)
 
 
 def bowl() -> np.ndarray:
     # Partial ratios of a hand-hammered singing bowl (about 1 : 2.7 : 5.1 : 8.2).
     return struck(
         196.0,
-        [(1.0, 1.0, 3.2, 0.9), (2.71, 0.55, 2.2, 1.7), (5.15, 0.22, 1.1, 2.3), (8.17, 0.08, 0.6, 3.1)],
+        [
+            (1.0, 1.0, 3.2, 0.9),
+            (2.71, 0.55, 2.2, 1.7),
+            (5.15, 0.22, 1.1, 2.3),
+            (8.17, 0.08, 0.6, 3.1),
+        ],
         seconds=8.0,
         attack=0.012,
     )

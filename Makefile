@@ -1,0 +1,38 @@
+# Stillpoint: `make demo` renders output/hip-release.mp3, `make test` runs every check.
+# Both set up what is missing first: system packages (Debian/Ubuntu), then .venv with the project.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint system-deps sounds bench clean
+
+demo: $(STAMP)
+	$(BIN)/stillpoint render hip-release -o output/hip-release.mp3
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+system-deps:
+	@bash tools/install-system-deps.sh
+
+$(STAMP): pyproject.toml tools/install-system-deps.sh
+	@bash tools/install-system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# Remake the synthesised bells in sounds/ (they are committed; run after editing the script).
+sounds: $(STAMP)
+	$(BIN)/python sounds/make_sounds.py
+
+# Render time and peak memory against session length (see README, "Performance").
+bench: $(STAMP)
+	$(BIN)/python tools/bench_render.py
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from generator.audio import (
+    audible_span,
+    frozen,
+    load_sound,
+    read_wav,
+    resample,
+    trim_silence,
+    write_wav,
+)
+
+
+def tone(frequency: float, seconds: float, rate: int) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return frozen(0.5 * np.sin(2 * np.pi * frequency * t))
+
+
+def dominant_frequency(samples: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(samples.size)))
+    return float(np.fft.rfftfreq(samples.size, 1 / rate)[np.argmax(spectrum)])
+
+
+@pytest.mark.parametrize(
+    ("source", "target"), [(22_050, 44_100), (16_000, 44_100), (48_000, 44_100)]
+)
+def test_resampling_keeps_pitch_level_and_length(source: int, target: int) -> None:
+    out = resample(tone(440, 1.0, source), source, target)
+    assert out.size == target
+    assert dominant_frequency(out, target) == pytest.approx(440, abs=2)
+    middle = out[target // 4 : 3 * target // 4]
+    assert float(np.sqrt(np.mean(middle**2))) == pytest.approx(0.5 / np.sqrt(2), rel=0.01)
+
+
+def test_upsampling_adds_no_image_above_the_old_nyquist() -> None:
+    out = resample(tone(5000, 1.0, 22_050), 22_050, 44_100)
+    spectrum = np.abs(np.fft.rfft(out * np.hanning(out.size)))
+    freqs = np.fft.rfftfreq(out.size, 1 / 44_100)
+    image = spectrum[
+        (freqs > 16_000) & (freqs < 18_000)
+    ].max()  # the mirror of 5 kHz sits at 17 kHz
+    assert 20 * np.log10(image / spectrum.max()) < -60
+
+
+def test_trimming_keeps_exactly_the_audible_part() -> None:
+    samples = frozen(np.concatenate([np.zeros(100), [0.5, -0.4, 0.2], np.zeros(50)]))
+    assert audible_span(samples) == (100, 103)
+    assert trim_silence(samples).tolist() == pytest.approx([0.5, -0.4, 0.2])
+    assert trim_silence(frozen(np.zeros(10))).size == 0
+
+
+def test_clips_are_read_only() -> None:
+    with pytest.raises(ValueError, match="read-only"):
+        frozen([0.0, 1.0])[0] = 2.0
+
+
+def test_wav_round_trip_and_loading_resamples(tmp_path: Path) -> None:
+    path = tmp_path / "t.wav"
+    write_wav(path, tone(440, 0.5, 22_050), 22_050)
+    samples, rate = read_wav(path)
+    assert rate == 22_050
+    assert samples.size == 11_025
+    assert float(np.max(np.abs(samples))) == pytest.approx(0.5, abs=1e-3)
+    assert load_sound(path, 44_100).size == 22_050
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind

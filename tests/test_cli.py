@@ -1,0 +1,131 @@
+"""The command line through typer's CliRunner, plus one real subprocess of the installed command."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from generator import __version__
+from generator.cli import app
+from tests.conftest import write
+
+runner = CliRunner()
+
+
+def test_version_and_help() -> None:
+    assert runner.invoke(app, ["--version"]).output.strip() == f"stillpoint {__version__}"
+    result = runner.invoke(app, ["render", "--help"])
+    assert result.exit_code == 0
+    assert "Render SESSION to an MP3" in result.output
+
+
+def test_list_shows_sessions_with_their_length() -> None:
+    result = runner.invoke(app, ["list"])
+    assert result.exit_code == 0
+    line = next(line for line in result.output.splitlines() if line.startswith("hip-release"))
+    assert "Hip Release" in line
+    minutes = int(line.split("~")[1].split(":")[0])
+    assert minutes >= 15
+
+
+def test_script_prints_a_timed_plan(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "s.txt", "[chapter One]\nHello there.\n[pause 1m]\n[bell chime]\nBye.\n"
+    )
+    result = runner.invoke(app, ["script", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "## One" in result.output
+    assert "00:01  Hello there." in result.output
+    assert "[bell chime]" in result.output
+    assert "Total ≈ 01:" in result.output
+
+
+def test_set_overrides_reach_the_plan() -> None:
+    short = runner.invoke(app, ["script", "hip-release", "--set", "breath=4s"])
+    long = runner.invoke(app, ["script", "hip-release", "--set", "breath=12s"])
+    assert short.exit_code == long.exit_code == 0
+
+    def total(output: str) -> int:
+        minutes, seconds = output.strip().splitlines()[-1].split("≈ ")[1].split(":")
+        return int(minutes) * 60 + int(seconds)
+
+    assert total(long.output) > total(short.output) + 5 * 60
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["script", "hip-relase"], "no session named 'hip-relase'"),
+        (
+            ["script", "hip-release", "--set", "colour=blue"],
+            "--set colour: no setting or template variable",
+        ),
+        (
+            ["script", "hip-release", "--set", "breath=fast"],
+            "--set breath=fast: 'fast' is not a duration",
+        ),
+        (["script", "hip-release", "--set", "oops"], "is not KEY=VALUE"),
+        (["render", "hip-release", "--rate", "9"], "rate must be between"),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_line(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert result.output.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+def test_a_markup_error_names_the_line_and_writes_nothing(tmp_path: Path, in_tmp: Path) -> None:
+    existing = write(in_tmp / "output" / "s.mp3", "precious")
+    path = write(tmp_path / "s.txt", "Hello.\n[pasue 5s]\n")
+    result = runner.invoke(app, ["render", str(path), "-o", str(existing)])
+    assert result.exit_code == 2
+    assert "s.txt:2: unknown directive [pasue 5s]" in result.output
+    assert existing.read_text() == "precious"
+    assert sorted(p.name for p in existing.parent.iterdir()) == ["s.mp3"]
+
+
+def test_an_unknown_bell_is_named_at_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "s.txt", "Hello.\n\n[bell gong]\n")
+    result = runner.invoke(app, ["script", str(path)])
+    assert result.exit_code == 2
+    assert "s.txt:3: unknown bell 'gong'" in result.output
+    assert "bowl, chime" in result.output
+
+
+def test_voices_lists_ids_for_voice_and_marks_the_default() -> None:
+    result = runner.invoke(app, ["voices"])
+    assert result.exit_code == 0
+    default = [line for line in result.output.splitlines() if line.startswith("*")]
+    assert len(default) == 1
+    assert "pyttsx3:gmw/en" in default[0]
+
+
+@pytest.mark.e2e
+def test_the_installed_command_renders_and_reports(tmp_path: Path) -> None:
+    """One real process of the console script: output files, a message, exit codes."""
+    command = Path(sys.executable).parent / "stillpoint"
+    path = write(tmp_path / "short.txt", "[bell chime]\nWelcome.\n[pause 1s]\n")
+    done = subprocess.run(
+        [str(command), "render", str(path), "-o", str(tmp_path / "out" / "short.mp3")],
+        capture_output=True, text=True, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Wrote" in done.stdout
+    assert done.stderr == ""  # no progress bar when not on a terminal, no engine chatter
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "short.json",
+        "short.mp3",
+        "short.vtt",
+    ]
+    failed = subprocess.run(
+        [str(command), "render", str(tmp_path / "absent.txt")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert failed.returncode == 2
+    assert failed.stderr.startswith("stillpoint: error: no such file")

@@ -1,0 +1,94 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from generator.audio import frozen
+from generator.errors import EncodeError, OutputError, Source
+from generator.export import encode_mp3, staged, timeline_json, webvtt
+from generator.timeline import ChapterMark, Event, Timeline
+from tests.conftest import decode
+
+HERE = Source("s.j2", 3)
+TIMELINE = Timeline(
+    "Test & <Title>",
+    1000,
+    10_000,
+    (
+        Event("speech", 1000, 2500, HERE, text="Breathe <in> & out"),
+        Event("pause", 2500, 4000, HERE),
+        Event("bell", 4000, 9000, Source("s.j2", 4), sound="bowl", clip="bell:bowl"),
+    ),
+    (ChapterMark("Start", 1000, 10_000, HERE),),
+)
+
+
+def test_timeline_json_follows_the_contract() -> None:
+    document = json.loads(timeline_json(TIMELINE))
+    assert document["title"] == "Test & <Title>"
+    assert document["duration"] == 10.0
+    assert document["sample_rate"] == 1000
+    assert document["events"] == [
+        {
+            "kind": "speech",
+            "start": 1.0,
+            "end": 2.5,
+            "text": "Breathe <in> & out",
+            "source": "s.j2:3",
+        },
+        {"kind": "pause", "start": 2.5, "end": 4.0, "source": "s.j2:3"},
+        {"kind": "bell", "start": 4.0, "end": 9.0, "sound": "bowl", "source": "s.j2:4"},
+    ]
+    assert document["chapters"] == [{"title": "Start", "start": 1.0, "end": 10.0}]
+
+
+def test_webvtt_times_each_utterance_and_escapes_text() -> None:
+    assert webvtt(TIMELINE) == (
+        "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.500\nBreathe &lt;in&gt; &amp; out\n"
+    )
+
+
+def test_staged_files_replace_the_destinations_only_on_success(tmp_path: Path) -> None:
+    old = tmp_path / "s.mp3"
+    old.write_text("good old file")
+
+    def interrupted_render() -> None:
+        with staged([old, tmp_path / "s.json"]) as (mp3, _json):
+            mp3.write_text("half")
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        interrupted_render()
+    assert old.read_text() == "good old file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.mp3"]  # no stray temporary files
+    with staged([old]) as (mp3,):
+        mp3.write_text("new")
+    assert old.read_text() == "new"
+    assert old.stat().st_mode & 0o044  # readable by others, like any file the user makes
+
+
+def test_a_folder_as_destination_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="is a folder"), staged([tmp_path]):
+        pass
+
+
+def test_encodes_a_tone_to_mp3_of_the_same_length(tmp_path: Path) -> None:
+    rate = 44_100
+    t = np.arange(3 * rate) / rate
+    blocks = [
+        frozen(0.5 * np.sin(2 * np.pi * 440 * t[i : i + rate])) for i in range(0, t.size, rate)
+    ]
+    path = tmp_path / "tone.mp3"
+    encode_mp3(blocks, rate, path, {"title": "Tone"})
+    decoded = decode(path)
+    assert decoded.size == pytest.approx(
+        3 * rate, abs=rate * 0.01
+    )  # gapless: LAME's delay is undone
+    # LAME at 96 kbps renders a pure tone about 0.4 dB quieter (measured): allow 0.7 dB
+    assert float(np.sqrt(np.mean(decoded[rate : 2 * rate] ** 2))) == pytest.approx(0.354, rel=0.08)
+
+
+def test_ffmpeg_errors_reach_the_user(tmp_path: Path) -> None:
+    with pytest.raises(EncodeError, match="ffmpeg failed"):
+        encode_mp3([frozen(np.zeros(100))], 44_100, tmp_path / "missing-folder" / "x.mp3", {})

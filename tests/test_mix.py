@@ -1,0 +1,54 @@
+"""The mixing stage alone: clips land at their sample offsets, blocks tile the session."""
+
+import numpy as np
+import pytest
+
+from generator.audio import db_to_gain, frozen
+from generator.errors import Source
+from generator.mix import BLOCK_SECONDS, PEAK_CEILING_DB, mix_blocks, mix_gain
+from generator.timeline import Event, Timeline
+
+RATE = 100
+HERE = Source("t", 1)
+
+
+def timeline_of(length: int, *events: Event) -> Timeline:
+    return Timeline("T", RATE, length, events, ())
+
+
+def test_clips_land_at_their_offsets_across_block_edges() -> None:
+    block = BLOCK_SECONDS * RATE
+    clip = frozen(np.arange(1, 301) / 1000)
+    start = block - 150  # straddles the first block edge
+    timeline = timeline_of(3 * block, Event("speech", start, start + 300, HERE, clip="a"))
+    mixed = np.concatenate(list(mix_blocks(timeline, {"a": clip})))
+    assert mixed.size == timeline.length
+    assert np.array_equal(mixed[start : start + 300], clip)
+    assert not mixed[:start].any()
+    assert not mixed[start + 300 :].any()
+
+
+def test_overlapping_sounds_add_up_and_the_gain_keeps_the_peak_under_the_ceiling() -> None:
+    loud = frozen(np.full(50, 0.7))
+    timeline = timeline_of(
+        200, Event("bell", 10, 60, HERE, clip="x"), Event("speech", 40, 90, HERE, clip="x")
+    )
+    gain = mix_gain(timeline, {"x": loud})
+    assert gain == pytest.approx(db_to_gain(PEAK_CEILING_DB) / 1.4)
+    mixed = np.concatenate(list(mix_blocks(timeline, {"x": loud}, gain)))
+    assert float(mixed.max()) == pytest.approx(db_to_gain(PEAK_CEILING_DB), rel=1e-5)
+    assert mixed[20] == pytest.approx(0.7 * gain)
+
+
+def test_quiet_mixes_are_not_boosted() -> None:
+    timeline = timeline_of(100, Event("speech", 0, 10, HERE, clip="q"))
+    assert mix_gain(timeline, {"q": frozen(np.full(10, 0.1))}) == 1.0
+    assert mix_gain(timeline_of(100), {}) == 1.0
+
+
+def test_blocks_are_read_only_and_silence_needs_no_clip() -> None:
+    timeline = timeline_of(2500, Event("pause", 0, 2500, HERE))
+    blocks = list(mix_blocks(timeline, {}))
+    assert [b.size for b in blocks] == [1000, 1000, 500]
+    with pytest.raises(ValueError, match="read-only"):
+        blocks[0][0] = 1.0

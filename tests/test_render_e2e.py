@@ -1,0 +1,107 @@
+"""End to end with real parts: pyttsx3/eSpeak NG speech, ffmpeg encoding, the MP3 decoded again.
+
+The decoded audio is checked against the timeline JSON written beside it: the length, speech
+heard where each speech event starts (±30 ms), silence in every pause, and bells where they ring.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from generator.audio import db_to_gain
+from generator.cli import app
+from tests.conftest import decode, rms_db, write
+
+pytestmark = pytest.mark.e2e
+
+RATE = 44_100
+ONSET_DB = -45.0  # speech or a bell is "heard" above this
+ONSET_TOLERANCE = 0.030
+runner = CliRunner()
+
+SHORT = """\
+[chapter Start]
+[bell chime]
+Welcome. Settle in.
+
+Let the hips be heavy.
+[pause 3s]
+[chapter Breath]
+[for 4s] Breathe in.
+[for 4s] Hold.
+[for 4s]
+[for 4s] Breathe out.
+[pause 1 breath]
+[bell]
+Rest now.
+"""
+
+
+def render(args: list[str]) -> dict[str, Any]:
+    result = runner.invoke(app, ["render", *args])
+    assert result.exit_code == 0, result.output
+    output = Path(args[args.index("-o") + 1])
+    return dict(json.loads(output.with_suffix(".json").read_text()))
+
+
+def check_audio_matches_timeline(mp3: Path, timeline: dict[str, Any]) -> None:
+    audio = decode(mp3)
+    assert audio.size / RATE == pytest.approx(timeline["duration"], abs=0.05)
+    sounding_end = 0.0
+    for event in timeline["events"]:
+        start, end = event["start"], event["end"]
+        if event["kind"] == "pause":
+            if end - start > 0.2:
+                quiet = audio[int((start + 0.05) * RATE) : int((end - 0.05) * RATE)]
+                assert rms_db(quiet) < -60, f"pause at {start:.2f}s is not silent"
+            continue
+        if start - sounding_end < 0.1:  # follows another sound directly: no onset to find
+            assert rms_db(audio[int(start * RATE) : int((start + 0.3) * RATE)]) > -40
+            sounding_end = end
+            continue
+        search_from = max(start - 0.3, sounding_end + 0.05)
+        window = audio[int(search_from * RATE) : int((start + 0.3) * RATE)]
+        loud = np.flatnonzero(np.abs(window) > db_to_gain(ONSET_DB))
+        assert loud.size, f"nothing heard near {event['kind']} at {start:.2f}s"
+        heard = search_from + loud[0] / RATE
+        assert heard == pytest.approx(start, abs=ONSET_TOLERANCE), (
+            f"{event['kind']} at {start:.3f}s"
+        )
+        if event["kind"] == "bell":
+            assert rms_db(audio[int(start * RATE) : int((start + 1) * RATE)]) > -35
+        sounding_end = end
+
+
+def test_a_short_session_sounds_where_its_timeline_says(tmp_path: Path) -> None:
+    script = write(tmp_path / "short.txt", SHORT)
+    mp3 = tmp_path / "out" / "short.mp3"
+    timeline = render([str(script), "-o", str(mp3), "--set", "breath=5s"])
+    kinds = [event["kind"] for event in timeline["events"]]
+    assert kinds == [
+        "bell", "speech", "speech", "pause", "speech", "pause", "speech", "pause",
+        "pause", "speech", "pause", "pause", "bell", "speech",
+    ]  # fmt: skip
+    windows = [e for e in timeline["events"] if e["source"].endswith((":8", ":9", ":10", ":11"))]
+    assert windows[0]["start"] == pytest.approx(
+        windows[-2]["start"] - 12, abs=1 / RATE
+    )  # 3 windows of 4s
+    assert [c["title"] for c in timeline["chapters"]] == ["Start", "Breath"]
+    check_audio_matches_timeline(mp3, timeline)
+    vtt = mp3.with_suffix(".vtt").read_text()
+    assert vtt.startswith("WEBVTT")
+    assert vtt.count(" --> ") == kinds.count("speech")
+    assert "Let the hips be heavy." in vtt
+
+
+def test_hip_release_renders_in_full(tmp_path: Path) -> None:
+    mp3 = tmp_path / "hip-release.mp3"
+    timeline = render(["hip-release", "-o", str(mp3)])
+    assert timeline["duration"] >= 15 * 60
+    assert len(timeline["chapters"]) == 10
+    check_audio_matches_timeline(mp3, timeline)

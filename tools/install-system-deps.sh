@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install the system packages Stillpoint needs on Debian/Ubuntu, and only those that are missing:
+# Python with venv, ffmpeg (MP3 encoding) and eSpeak NG (the library pyttsx3 speaks through).
+# PyPI has no package for these; everything else comes from PyPI into .venv.
+set -euo pipefail
+
+missing=()
+have_espeak() {
+    ldconfig -p 2>/dev/null | grep -q 'libespeak-ng\.so\.1' ||
+        compgen -G '/usr/lib/*/libespeak-ng.so.1' >/dev/null ||
+        compgen -G '/usr/lib/libespeak-ng.so.1' >/dev/null
+}
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+have_espeak || missing+=(espeak-ng)
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if ! command -v apt-get >/dev/null; then
+    echo "stillpoint: please install: ${missing[*]} (no apt-get on this system)" >&2
+    exit 1
+fi
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+    sudo=(sudo)
+fi
+echo "Installing system packages: ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
