@@ -141,10 +141,10 @@ def staged(destinations: Sequence[Path]) -> Iterator[list[Path]]:
         yield list(temporary)
         for path, destination in zip(temporary, destinations, strict=True):
             commit(path, destination)
-    except PermissionError as error:
+    except OSError as error:  # permission denied, disk full, read-only file system…
         raise OutputError(
-            f"cannot write to {error.filename or destinations[0].parent}: permission denied",
-            fix="Choose another output path with -o.",
+            f"cannot write {error.filename or destinations[0]}: {error.strerror or error}",
+            fix="Choose another output path with -o, or free some space.",
         ) from None
     finally:
         for path in temporary:

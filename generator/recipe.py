@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from generator.durations import parse_seconds
-from generator.errors import RecipeError, SettingsError, Source
+from generator.errors import RecipeError, SettingsError, Source, StillpointError
 
 RATE_RANGE = (60, 400)  # words per minute eSpeak NG handles without garbling
 BREATH_RANGE = (Fraction(2), Fraction(60))
@@ -102,9 +102,8 @@ class Recipe:
 def load_recipe(path: Path) -> Recipe:
     """Read a recipe file, or wrap a single script file as a one-part recipe."""
     if path.suffix != ".toml":
-        title = path.stem.replace("-", " ").replace("_", " ").title()
         part = Part(template=path.name, variables={}, source=Source(display_path(path), 1))
-        return Recipe(path.stem, path, title, "", Settings(), (part,))
+        return Recipe(path.stem, path, _title_of(path), "", Settings(), (part,))
     text = _read_text(path)
     where = display_path(path)
     try:
@@ -122,14 +121,9 @@ def load_recipe(path: Path) -> Recipe:
 def _build_recipe(path: Path, text: str, data: dict[str, Any]) -> Recipe:
     where = display_path(path)
     locate = _KeyLocator(where, text)
-    for key in data:
-        if key not in RECIPE_KEYS:
-            raise RecipeError(
-                f"unknown key {key!r}",
-                where=locate(key),
-                fix=f"A recipe has {', '.join(RECIPE_KEYS)}; template variables go in a [[part]].",
-            )
-    title = data.get("title", path.stem.replace("-", " ").title())
+    hint = "Template variables go in a [[part]]."
+    _reject_unknown(data, RECIPE_KEYS, locate, RecipeError, "key", hint)
+    title = data.get("title", _title_of(path))
     description = data.get("description", "")
     for key, value in (("title", title), ("description", description)):
         if not isinstance(value, str):
@@ -151,15 +145,27 @@ def _build_recipe(path: Path, text: str, data: dict[str, Any]) -> Recipe:
     return Recipe(path.stem, path, title, description, settings, parts)
 
 
-def build_settings(values: Mapping[str, object], locate: Locate) -> Settings:
-    known = Settings.names()
-    for key in values:
+def _title_of(path: Path) -> str:
+    return path.stem.replace("-", " ").replace("_", " ").title()
+
+
+def _reject_unknown(
+    keys: Iterable[str],
+    known: Sequence[str],
+    locate: Locate,
+    error: type[StillpointError],
+    label: str,
+    hint: str = "",
+) -> None:
+    """Raise error for the first key that is not known, naming where it is and what is known."""
+    for key in keys:
         if key not in known:
-            raise SettingsError(
-                f"unknown setting {key!r}",
-                where=locate(key),
-                fix=f"Settings are: {', '.join(known)}.",
-            )
+            fix = f"Known {label}s: {', '.join(known)}. {hint}".strip()
+            raise error(f"unknown {label} {key!r}", where=locate(key), fix=fix)
+
+
+def build_settings(values: Mapping[str, object], locate: Locate) -> Settings:
+    _reject_unknown(values, Settings.names(), locate, SettingsError, "setting")
     try:
         return Settings(**values)  # type: ignore[arg-type]  # checked in __post_init__
     except (ValueError, ZeroDivisionError) as error:

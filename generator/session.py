@@ -108,10 +108,7 @@ def estimate(prepared: Prepared, library: Library) -> Timeline:
             return ClipRef(f"bell:{cue.sound}", bells[cue.sound].size)
         words = len(cue.text.split())
         sentences = max(1, sum(cue.text.count(mark) for mark in ".?!"))
-        seconds = (
-            words * ESTIMATE_WORD_FACTOR * 60 / rate
-            + sentences * ESTIMATE_PAUSE_PER_SENTENCE
-        )
+        seconds = words * ESTIMATE_WORD_FACTOR * 60 / rate + sentences * ESTIMATE_PAUSE_PER_SENTENCE
         return ClipRef(f"estimate:{cue.text}", round(seconds * SAMPLE_RATE))
 
     return build_timeline(

@@ -213,11 +213,24 @@ def _make_clips(
             if on_clip:
                 on_clip(1)
     except futures.TimeoutError:
+        _stop_workers(pool)
         raise SynthesisError(
             "speech synthesis timed out", fix="Check that eSpeak NG works."
         ) from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        _stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop_workers(pool: futures.ProcessPoolExecutor) -> None:
+    """End the workers now: a hung eSpeak would make a polite shutdown wait for ever."""
+    processes = list(pool._processes.values())  # no public way before Python 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
 
 
 _worker_engines: dict[str, SpeechEngine] = {}

@@ -129,3 +129,28 @@ def test_the_installed_command_renders_and_reports(tmp_path: Path) -> None:
     )
     assert failed.returncode == 2
     assert failed.stderr.startswith("stillpoint: error: no such file")
+
+
+def test_without_ffmpeg_one_line_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no ffmpeg on it
+    result = runner.invoke(app, ["render", "hip-release", "-o", str(tmp_path / "x.mp3")])
+    assert result.exit_code == 1
+    assert result.output == (
+        "stillpoint: error: ffmpeg is not installed. Install it: sudo apt-get install ffmpeg\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_espeak_one_line_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyttsx3
+
+    def no_espeak() -> None:  # what pyttsx3 2.99 raises when libespeak-ng cannot be loaded
+        raise RuntimeError("This means you probably do not have eSpeak or eSpeak-ng installed!")
+
+    monkeypatch.setattr(pyttsx3, "init", no_espeak)
+    result = runner.invoke(app, ["voices"])
+    assert result.exit_code == 1
+    assert "Install eSpeak NG: sudo apt-get install espeak-ng" in result.output
+    assert result.output.count("\n") == 1

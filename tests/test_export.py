@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +93,18 @@ def test_encodes_a_tone_to_mp3_of_the_same_length(tmp_path: Path) -> None:
 def test_ffmpeg_errors_reach_the_user(tmp_path: Path) -> None:
     with pytest.raises(EncodeError, match="ffmpeg failed"):
         encode_mp3([frozen(np.zeros(100))], 44_100, tmp_path / "missing-folder" / "x.mp3", {})
+
+
+def test_an_unwritable_folder_is_one_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):  # root ignores permissions: try /proc, where none can write
+            target = Path("/proc/stillpoint-test.mp3")
+        else:
+            target = folder / "s.mp3"
+        with pytest.raises(OutputError, match="cannot write"), staged([target]):
+            pass
+    finally:
+        folder.chmod(0o700)
