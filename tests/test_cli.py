@@ -1,5 +1,7 @@
 """The command line through typer's CliRunner, plus one real subprocess of the installed command."""
 
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -121,6 +123,11 @@ def test_the_installed_command_renders_and_reports(tmp_path: Path) -> None:
         "short.mp3",
         "short.vtt",
     ]
+    shown = _stderr_on_a_terminal(
+        [str(command), "render", str(path), "-o", str(tmp_path / "t.mp3")]
+    )
+    assert "Encoding" in shown  # a progress bar when a person is watching
+    assert "100%" in shown
     failed = subprocess.run(
         [str(command), "render", str(tmp_path / "absent.txt")],
         capture_output=True,
@@ -154,3 +161,22 @@ def test_without_espeak_one_line_says_what_to_install(monkeypatch: pytest.Monkey
     assert result.exit_code == 1
     assert "Install eSpeak NG: sudo apt-get install espeak-ng" in result.output
     assert result.output.count("\n") == 1
+
+
+def _stderr_on_a_terminal(command: list[str]) -> str:
+    """Run command with its stderr on a pseudo-terminal; return what the terminal showed."""
+    main, follower = pty.openpty()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main)
+    assert process.wait(timeout=60) == 0
+    return shown.decode(errors="replace")
