@@ -25,9 +25,11 @@ from generator.script import render_script
 from generator.speech import ClipCache, SpeechRequest, resolve_voice, start_engine, synthesize_all
 from generator.timeline import ClipRef, Timeline, build_timeline
 
-BELL_PEAK_DB = (
-    -12.0
-)  # bells sit well under the voice (speech peaks near -2 dBFS): they invite, not startle
+# Bells are levelled by their energy (RMS over the whole sound), not their peak, so a bright
+# chime and a low bowl sound about as loud. Rendered and measured with ffmpeg's ebur128: bowl
+# -26.5 LUFS, chime -25.5 LUFS, under eSpeak's voice at -22 LUFS. They invite, not startle.
+BELL_RMS_DB = -26.0
+BELL_PEAK_LIMIT_DB = -3.0  # a sound with a sharp attack is turned down further: no bell clips
 # Speech length without audio, fitted (least squares) to eSpeak NG's clips of hip-release at
 # rate 145: 0.334 s a word (its words run 0.8 x 60/rate) plus 0.23 s a sentence; 0.5% off in total.
 ESTIMATE_WORD_FACTOR = Fraction(4, 5)
@@ -93,9 +95,17 @@ def bells_used(prepared: Prepared, library: Library) -> dict[str, Samples]:
                 fix=f"Sounds: {', '.join(available) or 'none'} (files in sounds/).",
             )
         sound = load_sound(available[cue.sound], SAMPLE_RATE)
-        peak = float(np.max(np.abs(sound), initial=0.0))
-        bells[cue.sound] = frozen(sound * (db_to_gain(BELL_PEAK_DB) / peak)) if peak else sound
+        bells[cue.sound] = _levelled(sound)
     return bells
+
+
+def _levelled(sound: Samples) -> Samples:
+    rms = float(np.sqrt(np.mean(np.square(sound, dtype=np.float64)))) if sound.size else 0.0
+    if rms == 0.0:
+        return sound
+    peak = float(np.max(np.abs(sound)))
+    gain = min(db_to_gain(BELL_RMS_DB) / rms, db_to_gain(BELL_PEAK_LIMIT_DB) / peak)
+    return frozen(sound * gain)
 
 
 def estimate(prepared: Prepared, library: Library) -> Timeline:

@@ -1,0 +1,45 @@
+"""The pipeline's glue: bells levelled and looked up, cues prepared from a session."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from generator.audio import SAMPLE_RATE, db_to_gain, frozen, write_wav
+from generator.cues import Bell
+from generator.errors import MarkupError
+from generator.library import Library
+from generator.session import BELL_PEAK_LIMIT_DB, BELL_RMS_DB, bells_used, prepare
+from tests.conftest import rms_db, write
+
+
+def test_bells_are_levelled_by_energy_and_never_peak_high(tmp_path: Path) -> None:
+    click = np.zeros(SAMPLE_RATE)
+    click[100] = 0.9  # all attack, no body: levelling by energy alone would clip it
+    (tmp_path / "sounds").mkdir()
+    write_wav(tmp_path / "sounds" / "click.wav", frozen(click), SAMPLE_RATE)
+    write(tmp_path / "s.txt", "[bell bowl]\n[bell chime]\n[bell click]\n[bell]\n")
+    library = Library((tmp_path,))
+    bells = bells_used(prepare(str(tmp_path / "s.txt"), library), library)
+    assert set(bells) == {"bowl", "chime", "click"}  # a bare [bell] is the default, the bowl
+    assert rms_db(bells["bowl"]) == pytest.approx(BELL_RMS_DB, abs=0.1)
+    assert rms_db(bells["chime"]) == pytest.approx(BELL_RMS_DB, abs=0.1)
+    for sound in bells.values():
+        assert float(np.max(np.abs(sound))) <= db_to_gain(BELL_PEAK_LIMIT_DB) + 1e-6
+
+
+def test_the_default_bell_follows_the_setting(tmp_path: Path) -> None:
+    path = write(tmp_path / "s.j2", "[bell]\n")
+    library = Library()
+    prepared = prepare(str(path), library)
+    assert prepared.cues == (Bell("bowl", prepared.cues[0].source),)
+    recipe = write(tmp_path / "r.toml", '[settings]\nbell = "chime"\n[[part]]\ntemplate = "s.j2"\n')
+    assert prepare(str(recipe), library).cues[0] == Bell("chime", prepared.cues[0].source)
+
+
+def test_an_unknown_bell_names_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "s.txt", "Hello.\n[bell gong]\n")
+    library = Library()
+    with pytest.raises(MarkupError, match="unknown bell 'gong'") as caught:
+        bells_used(prepare(str(path), library), library)
+    assert str(caught.value.where).endswith("s.txt:2")
