@@ -16,7 +16,7 @@ import numpy as np
 from generator import __version__
 from generator.audio import SAMPLE_RATE, Samples, db_to_gain, frozen, load_sound
 from generator.cues import Bell, Cue, Speech, Window, parse_cues
-from generator.errors import MarkupError, SettingsError
+from generator.errors import MarkupError, OutputError, SettingsError
 from generator.export import encode_mp3, ffmpeg_path, staged, timeline_json, webvtt
 from generator.library import Library
 from generator.mix import BLOCK_SECONDS, mix_blocks, mix_gain
@@ -146,6 +146,8 @@ def render(
 ) -> Rendered:
     """Synthesise, place, mix and encode the session into output (.mp3) and its sidecars."""
     report = progress or (lambda stage, done, total: None)
+    if output.suffix.lower() != ".mp3":  # the sidecars take the same stem: x.json would collide
+        raise OutputError(f"{output} does not end in .mp3", fix="Name the output like session.mp3.")
     ffmpeg_path()  # fail before minutes of work if the encoder is missing
     bells = bells_used(prepared, library)
     engine = start_engine()

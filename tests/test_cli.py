@@ -90,6 +90,14 @@ def test_a_markup_error_names_the_line_and_writes_nothing(tmp_path: Path, in_tmp
     assert sorted(p.name for p in existing.parent.iterdir()) == ["s.mp3"]
 
 
+def test_the_output_must_be_an_mp3_so_sidecars_cannot_collide(tmp_path: Path) -> None:
+    path = write(tmp_path / "s.txt", "Hello.\n")
+    result = runner.invoke(app, ["render", str(path), "-o", str(tmp_path / "s.json")])
+    assert result.exit_code == 2
+    assert "does not end in .mp3" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.txt"]
+
+
 def test_an_unknown_bell_is_named_at_its_line(tmp_path: Path) -> None:
     path = write(tmp_path / "s.txt", "Hello.\n\n[bell gong]\n")
     result = runner.invoke(app, ["script", str(path)])
