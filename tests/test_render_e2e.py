@@ -97,6 +97,9 @@ def test_a_short_session_sounds_where_its_timeline_says(tmp_path: Path) -> None:
     assert vtt.startswith("WEBVTT")
     assert vtt.count(" --> ") == kinds.count("speech")
     assert "Let the hips be heavy." in vtt
+    again = runner.invoke(app, ["render", str(script), "-o", str(mp3), "--set", "breath=5s"])
+    assert "0 new speech clips" in again.output  # every clip came from the cache
+    assert json.loads(mp3.with_suffix(".json").read_text()) == timeline
 
 
 def test_hip_release_renders_in_full(tmp_path: Path) -> None:
