@@ -81,7 +81,7 @@ class Pyttsx3Engine:
     def __init__(self) -> None:
         try:
             import pyttsx3
-        except ImportError as error:  # pragma: no cover - pyttsx3 is a hard dependency
+        except ImportError as error:  # a dependency: only a broken install lacks it
             raise EnvironmentProblem(
                 f"pyttsx3 is not installed ({error})", fix="Reinstall stillpoint."
             ) from None
@@ -134,7 +134,6 @@ def resolve_voice(engine: SpeechEngine, requested: str) -> str:
         return available[wanted.lower()]
     raise SettingsError(
         f"unknown voice {requested!r}",
-        where="voice",
         fix="Run `stillpoint voices` for the ids you can pass to --voice.",
     )
 
