@@ -241,9 +241,9 @@ class _KeyLocator:
         self.where = where
         self.lines = text.splitlines()
 
-    def __call__(self, key: str, start: int = 0) -> Source | str:
+    def __call__(self, key: str) -> Source | str:
         pattern = re.compile(rf"^\s*(\[+\s*)?[\"']?{re.escape(key)}[\"']?\s*(=|\])")
-        for number, line in enumerate(self.lines[start:], start + 1):
+        for number, line in enumerate(self.lines, 1):
             if pattern.match(line):
                 return Source(self.where, number)
         return self.where

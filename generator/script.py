@@ -72,10 +72,9 @@ class _LineMarks(Extension):
 
 def render_script(recipe: Recipe, template_dirs: Sequence[Path]) -> Script:
     """Render every part of the recipe into marked-up lines; parts are separated by a blank line."""
-    search = (recipe.folder, *template_dirs)
     if recipe.path.suffix == ".txt":
         return Script(_plain_lines(recipe.path), frozenset())
-    env = _environment(search)
+    env = _environment((recipe.folder, *template_dirs))
     lines: list[ScriptLine] = []
     for part in recipe.parts:
         lines.extend(_render_part(env, part))

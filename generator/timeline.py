@@ -117,7 +117,7 @@ class _Placer:
 
     def _sound(
         self, kind: EventKind, cue: Speech | Window | Bell, text: str = "", sound: str = ""
-    ) -> int:
+    ) -> None:
         clip = self.clip_of(cue)
         start = self.sample(self.now)
         end = start + clip.samples
@@ -125,7 +125,6 @@ class _Placer:
             Event(kind, start, end, cue.source, text=text, sound=sound, clip=clip.id)
         )
         self.now = Fraction(end, self.rate)
-        return clip.samples
 
     def _silence(self, seconds: Fraction, source: Source) -> None:
         start, end = self.sample(self.now), self.sample(self.now + seconds)
@@ -134,20 +133,18 @@ class _Placer:
         self.now += seconds
 
     def _window(self, cue: Window) -> None:
-        window = cue.duration.resolve(self.settings.breath)
-        opens = self.now
+        closes = self.now + cue.duration.resolve(self.settings.breath)
         if cue.text:
-            spoken = Fraction(self._sound("speech", cue, text=cue.text), self.rate)
-            if spoken > window:
+            self._sound("speech", cue, text=cue.text)
+            if self.now > closes:
+                said = self.events[-1]
+                spoken = (said.end - said.start) / self.rate
                 self.warnings.append(
-                    f"{cue.source}: warning: the speech takes {float(spoken):.2f}s, longer than "
+                    f"{cue.source}: warning: the speech takes {spoken:.2f}s, longer than "
                     f"its [for {cue.duration}] window; the window was extended"
                 )
                 return
-        self.now = opens + window
-        speech_end = self.events[-1].end if cue.text else self.sample(opens)
-        if self.sample(self.now) > speech_end:
-            self.events.append(Event("pause", speech_end, self.sample(self.now), cue.source))
+        self._silence(closes - self.now, cue.source)  # the rest of the window
 
     def finish(self, title: str) -> Timeline:
         length = self.sample(self.now + TAIL)
