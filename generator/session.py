@@ -99,6 +99,11 @@ def bells_used(prepared: Prepared, library: Library) -> dict[str, Samples]:
     return bells
 
 
+def _bell_id(name: str) -> str:
+    """The id a bell's samples go by in the mix (speech clips go by their cache key)."""
+    return f"bell:{name}"
+
+
 def _levelled(sound: Samples) -> Samples:
     rms = float(np.sqrt(np.mean(np.square(sound, dtype=np.float64)))) if sound.size else 0.0
     if rms == 0.0:
@@ -115,7 +120,7 @@ def estimate(prepared: Prepared, library: Library) -> Timeline:
 
     def clip_of(cue: Speech | Window | Bell) -> ClipRef:
         if isinstance(cue, Bell):
-            return ClipRef(f"bell:{cue.sound}", bells[cue.sound].size)
+            return ClipRef(_bell_id(cue.sound), bells[cue.sound].size)
         words = len(cue.text.split())
         sentences = max(1, sum(cue.text.count(mark) for mark in ".?!"))
         seconds = words * ESTIMATE_WORD_FACTOR * 60 / rate + sentences * ESTIMATE_PAUSE_PER_SENTENCE
@@ -162,11 +167,11 @@ def render(
         report("Speaking", made, distinct)
 
     clips = synthesize_all(requests.values(), cache, on_clip=clip_done)
-    audio: dict[str, Samples] = {f"bell:{name}": sound for name, sound in bells.items()}
+    audio: dict[str, Samples] = {_bell_id(name): sound for name, sound in bells.items()}
     audio.update({request.key: clips[request] for request in requests.values()})
 
     def clip_of(cue: Speech | Window | Bell) -> ClipRef:
-        key = f"bell:{cue.sound}" if isinstance(cue, Bell) else requests[cue].key
+        key = _bell_id(cue.sound) if isinstance(cue, Bell) else requests[cue].key
         return ClipRef(key, audio[key].size)
 
     timeline = build_timeline(
