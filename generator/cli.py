@@ -5,7 +5,9 @@ Exit codes: 0 success, 2 a mistake in the input (fixable by the user), 1 a broke
 
 from __future__ import annotations
 
+import json
 import sys
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,11 +15,22 @@ import typer
 import typer.core
 
 from generator import __version__
-from generator.durations import format_clock
+from generator.durations import format_clock, format_seconds, parse_seconds
 from generator.errors import SettingsError, StillpointError
 from generator.library import Library
-from generator.session import Prepared, estimate, prepare, render
+from generator.plan import plan_lines
+from generator.session import (
+    Prepared,
+    estimate,
+    estimated_range,
+    prepare,
+    render,
+    target_seconds,
+)
 from generator.speech import ClipCache, default_cache_dir, start_engine
+from generator.timeline import format_clock_ms
+
+TIMER_SESSION = "timer"  # the built-in session behind `stillpoint timer`
 
 
 class _ReportingGroup(typer.core.TyperGroup):
@@ -56,6 +69,36 @@ SetOption = Annotated[
         show_default=False,
     ),
 ]
+MinutesOption = Annotated[
+    float | None,
+    typer.Option(
+        "--minutes",
+        help="Total length of the file in minutes; stretchable pauses grow or shrink to meet it.",
+        show_default=False,
+    ),
+]
+BreathOption = Annotated[
+    str | None,
+    typer.Option(
+        "--breath",
+        help="Your breath length, for holds and pauses in breaths (12s).",
+        show_default=False,
+    ),
+]
+BellOption = Annotated[
+    str | None,
+    typer.Option(
+        "--bell", help="The bell a bare [bell] rings (bowl, chime, none).", show_default=False
+    ),
+]
+WarmupOption = Annotated[
+    str | None,
+    typer.Option("--warmup", help="Silence before the first cue (10s).", show_default=False),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("-o", "--output", help="The MP3 to write [default: output/SESSION.mp3]."),
+]
 Session = Annotated[
     str, typer.Argument(help="A session name, or a path to a .toml recipe or .j2/.txt script.")
 ]
@@ -83,9 +126,8 @@ def _library(scripts: list[Path] | None) -> Library:
     return Library(tuple(scripts or ()))
 
 
-def _overrides(
-    pairs: list[str] | None, voice: str | None = None, rate: int | None = None
-) -> dict[str, str]:
+def _overrides(pairs: list[str] | None, **options: str | int | None) -> dict[str, str]:
+    """--set pairs, then the named options (which win) as the same KEY=VALUE overrides."""
     result: dict[str, str] = {}
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
@@ -94,10 +136,9 @@ def _overrides(
                 f"--set {pair!r} is not KEY=VALUE", fix="Write it like --set breath=8s."
             )
         result[key.strip()] = value.strip()
-    if voice is not None:
-        result["voice"] = f'"{voice}"'
-    if rate is not None:
-        result["rate"] = str(rate)
+    for name, option in options.items():
+        if option is not None:  # a TOML value: a number as it is, text quoted
+            result[name] = str(option) if isinstance(option, int) else json.dumps(option)
     return result
 
 
@@ -108,62 +149,113 @@ def _warn(lines: tuple[str, ...]) -> None:
 
 @app.command("list")
 def list_sessions(scripts: ScriptsOption = None) -> None:
-    """List the sessions you can render, with title and estimated length."""
+    """List the sessions you can render: name, estimated length, the range --minutes can reach."""
     library = _library(scripts)
     for name in library.sessions():
         try:
             prepared = prepare(name, library)
             length = format_clock(estimate(prepared, library).duration)
+            shortest, longest = estimated_range(prepared, library)
+            reach = (
+                f"{format_clock(float(shortest))}-{format_clock(float(longest))}"
+                if longest - shortest >= 1
+                else "fixed"
+            )
             title = prepared.recipe.title
         except StillpointError as error:
-            length, title = "  ?  ", f"(broken: {error.message()})"
-        typer.echo(f"{name:<24} ~{length}  {title}")
+            length, reach, title = "  ?  ", "", f"(broken: {error.message()})"
+        typer.echo(f"{name:<24} ~{length}  {reach:<15}  {title}")
 
 
 @app.command()
-def script(session: Session, set_: SetOption = None, scripts: ScriptsOption = None) -> None:
-    """Print the session's script as a timed plan (mm:ss per cue, total length); makes no audio."""
+def script(
+    session: Session,
+    minutes: MinutesOption = None,
+    breath: BreathOption = None,
+    bell: BellOption = None,
+    warmup: WarmupOption = None,
+    set_: SetOption = None,
+    scripts: ScriptsOption = None,
+) -> None:
+    """Print the session as a timed plan: every cue at mm:ss.mmm, the arithmetic, the total.
+
+    Makes no audio: speech lengths are estimated from the words, so rendered times differ a little.
+    """
     library = _library(scripts)
-    prepared = prepare(session, library, _overrides(set_))
-    timeline = estimate(prepared, library)
+    overrides = _overrides(set_, breath=breath, bell=bell, warmup=warmup)
+    prepared = prepare(session, library, overrides)
+    timeline = estimate(prepared, library, target_seconds(minutes))
     _warn(timeline.warnings)
-    typer.echo(f"{prepared.recipe.title} (speech lengths estimated)")
-    chapters = {mark.start: mark.title for mark in timeline.chapters}
-    for event in timeline.events:
-        if event.start in chapters:
-            typer.echo(f"\n## {chapters.pop(event.start)}")
-        at = format_clock(timeline.seconds(event.start))
-        length = timeline.seconds(event.end - event.start)
-        what = {"speech": event.text, "bell": f"[bell {event.sound}]", "pause": "[silence]"}[
-            event.kind
-        ]
-        typer.echo(f"{at}  {what}" + (f"  ({length:.0f}s)" if event.kind == "pause" else ""))
-    typer.echo(f"\nTotal ≈ {format_clock(timeline.duration)}")
+    settings = prepared.settings
+    typer.echo(
+        f"{prepared.recipe.title} (speech lengths estimated at {settings.rate} words a minute; "
+        f"one breath = {format_seconds(settings.breath)})"
+    )
+    for line in plan_lines(timeline):
+        typer.echo(line)
 
 
 @app.command("render")
 def render_command(
     session: Session,
-    output: Annotated[
-        Path | None,
-        typer.Option("-o", "--output", help="The MP3 to write [default: output/SESSION.mp3]."),
-    ] = None,
+    output: OutputOption = None,
+    minutes: MinutesOption = None,
     voice: Annotated[
         str | None, typer.Option(help="A voice id from `stillpoint voices`, or auto.")
     ] = None,
     rate: Annotated[int | None, typer.Option(help="Speaking rate in words per minute.")] = None,
+    breath: BreathOption = None,
+    bell: BellOption = None,
+    warmup: WarmupOption = None,
     set_: SetOption = None,
     scripts: ScriptsOption = None,
 ) -> None:
     """Render SESSION to an MP3, with a .json timeline and a .vtt transcript beside it."""
     library = _library(scripts)
-    prepared: Prepared = prepare(session, library, _overrides(set_, voice, rate))
+    overrides = _overrides(set_, voice=voice, rate=rate, breath=breath, bell=bell, warmup=warmup)
+    prepared: Prepared = prepare(session, library, overrides)
+    _render(prepared, library, output, target_seconds(minutes))
+
+
+@app.command()
+def timer(
+    minutes: Annotated[float, typer.Option(help="Total length of the file in minutes.")] = 20,
+    interval: Annotated[
+        str | None,
+        typer.Option(
+            help="A soft bell at this interval through the silence (5m).", show_default=False
+        ),
+    ] = None,
+    warmup: WarmupOption = None,
+    bell: BellOption = None,
+    output: OutputOption = None,
+    scripts: ScriptsOption = None,
+) -> None:
+    """Render an unguided timer: a bell, silence (with interval bells), a closing triple bell."""
+    library = _library(scripts)
+    if interval is not None:
+        try:
+            parse_seconds(interval)
+        except ValueError as error:
+            raise SettingsError(
+                f"--interval: {error}", fix="Write it like --interval 5m."
+            ) from None
+    overrides = _overrides(None, interval=interval or "", bell=bell, warmup=warmup)
+    prepared = prepare(TIMER_SESSION, library, overrides)
+    _render(prepared, library, output, target_seconds(minutes))
+
+
+def _render(
+    prepared: Prepared, library: Library, output: Path | None, target: Fraction | None
+) -> None:
     destination = output or Path("output") / f"{prepared.recipe.name}.mp3"
     with _Progress() as progress:
-        result = render(prepared, library, destination, ClipCache(default_cache_dir()), progress)
+        result = render(
+            prepared, library, destination, ClipCache(default_cache_dir()), progress, target
+        )
     _warn(result.timeline.warnings)
     typer.echo(
-        f"Wrote {destination} ({format_clock(result.timeline.duration)}, "
+        f"Wrote {destination} ({format_clock_ms(result.timeline.duration)}, "
         f"{len(result.timeline.chapters)} chapters, {result.clips_made} new speech clips)"
     )
 

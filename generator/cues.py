@@ -1,23 +1,32 @@
 """Stage 3: script markup becomes typed, immutable cues that remember their source line.
 
-Markup, version 1:
-  a line of text        spoken; consecutive lines form one utterance, a blank line ends it
-  [pause 5s]            silence (5s, 1.5s, 2m, 1m30s, 3 breaths)
-  [for 4s] Breathe in   a fixed window: speech at its start, the next cue exactly 4s later
-  [for 4s]              a silent window
-  [bell] / [bell NAME]  a sound from sounds/
-  [chapter TITLE]       a chapter starts here
+Markup (docs/markup.md is the reference):
+  a line of text               spoken; consecutive lines form one utterance, a blank line ends it
+  [pause 5s]                   silence; [pause 30s..3m] or [pause 1m (30s..3m)] may stretch
+  [pause 20m every 5m]         silence with interval bells ([pause 20m at 2m, 7m bell chime x2])
+  [for 4s] Breathe in          a fixed window: speech at its start, the next cue exactly 4s later
+  [bell] / [bell NAME x2]      a sound from sounds/, struck once or more; [bell none] rings nothing
+  [chapter TITLE]              a chapter starts here
+  [breathe box x6]             a breath pattern for rounds or a length: [breathe 4-7-8 for 3m]
+  [hold 8 breaths pose pigeon side left] ... [at 4 breaths] ... [at 2 breaths to go] ... [end hold]
+  {silence} in spoken text     the real length of the next silence or hold, in words
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
 
+from generator.breathing import Pattern, parse_pattern
 from generator.durations import Duration, parse_duration
 from generator.errors import MarkupError, Source
 from generator.script import ScriptLine
+
+SILENCE_TOKEN = "{silence}"  # noqa: S105 - not a password: replaced by the spoken length of the next silence or hold
+NO_BELL = "none"
+MAX_STRIKES = 9
 
 
 @dataclass(frozen=True)
@@ -27,9 +36,45 @@ class Speech:
 
 
 @dataclass(frozen=True)
+class BellSchedule:
+    """Bells inside a silence: every interval from its start, or at listed times."""
+
+    sound: str = ""  # empty: the session's bell
+    strikes: int = 1
+    every: Duration | None = None
+    at: tuple[Duration, ...] = ()
+
+
+@dataclass(frozen=True)
 class Pause:
-    duration: Duration
+    """Silence of a fixed length, or elastic between ``shortest`` and ``longest``."""
+
+    duration: Duration  # the length when no total length is asked for
     source: Source
+    shortest: Duration | None = None
+    longest: Duration | None = None
+    bells: BellSchedule | None = None
+
+    @property
+    def elastic(self) -> bool:
+        return self.shortest is not None
+
+    def bounds(self, breath: Fraction) -> tuple[Fraction, Fraction, Fraction]:
+        """(shortest, nominal, longest) in seconds."""
+        nominal = self.duration.resolve(breath)
+        if self.shortest is None or self.longest is None:
+            return nominal, nominal, nominal
+        return self.shortest.resolve(breath), nominal, self.longest.resolve(breath)
+
+    def seconds(self, breath: Fraction, stretch: Fraction = Fraction(0)) -> Fraction:
+        """The length at a stretch from -1 (all shortest) through 0 (nominal) to 1 (all longest).
+
+        Every elastic pause gives up or takes the same share of its room, so they change
+        proportionally.
+        """
+        low, nominal, high = self.bounds(breath)
+        room = high - nominal if stretch >= 0 else nominal - low
+        return nominal + stretch * room
 
 
 @dataclass(frozen=True)
@@ -43,8 +88,9 @@ class Window:
 
 @dataclass(frozen=True)
 class Bell:
-    sound: str  # empty: the session's default bell
+    sound: str  # empty: the session's default bell; "none": no sound
     source: Source
+    strikes: int = 1
 
 
 @dataclass(frozen=True)
@@ -53,36 +99,174 @@ class Chapter:
     source: Source
 
 
-Cue = Speech | Pause | Window | Bell | Chapter
+@dataclass(frozen=True)
+class Breathe:
+    """A breath pattern for a number of rounds, or for as many whole rounds as fit a length."""
+
+    pattern: Pattern
+    source: Source
+    rounds: int | None = None
+    length: Duration | None = None
+    spoken_rounds: int | None = None  # phase words for this many rounds; None: all of them
+    tones: bool = False  # soft rising/falling tones in the rounds after the spoken ones
+    count: bool = False  # count the seconds of each spoken phase aloud
+
+
+@dataclass(frozen=True)
+class At:
+    """Inside a hold: the cues after it start this far from the hold's start (or its end)."""
+
+    offset: Duration
+    from_end: bool
+    source: Source
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A window of exact length; the cues inside are placed at breath counts within it."""
+
+    duration: Duration
+    source: Source
+    body: tuple[Cue, ...] = field(default=())
+    pose: str = ""
+    side: str = ""
+
+
+Cue = Speech | Pause | Window | Bell | Chapter | Breathe | At | Hold
 
 _DIRECTIVE = re.compile(r"^\[\s*(?P<name>[A-Za-z][\w-]*)?\s*(?P<argument>[^\]]*)\](?P<rest>.*)$")
+_ELASTIC = re.compile(
+    r"^(?:(?P<nominal>[^(]+?)\s*\(\s*)?(?P<low>[^.()]+)\.\.(?P<high>[^.()]+?)\)?$"
+)
+_PAUSE = re.compile(
+    r"^(?P<length>.+?)"
+    r"(?:\s+every\s+(?P<every>.+?)|\s+at\s+(?P<at>.+?))?"
+    r"(?:\s+bell\s+(?P<bell>\S+))?(?:\s+x(?P<strikes>\d+))?$"
+)
+_BELL = re.compile(r"^(?P<bell>(?!x\d+$)[\w-]+)?\s*(?:x(?P<strikes>\d+))?$")
+_BREATHE = re.compile(
+    r"^(?P<pattern>\S+)\s+(?:x(?P<rounds>\d+)|for\s+(?P<length>.+?))"
+    r"(?P<options>(?:\s+(?:say\s+\d+|tones|count))*)$"
+)
+_HOLD = re.compile(r"^(?P<length>.+?)(?:\s+pose\s+(?P<pose>[\w-]+))?(?:\s+side\s+(?P<side>\w+))?$")
+_AT = re.compile(r"^(?P<offset>.+?)(?P<to_go>\s+to\s+go)?$")
 
 
-def _duration(argument: str, source: Source, directive: str) -> Duration:
+def _duration(argument: str, source: Source, directive: str, example: str = "5s") -> Duration:
     try:
         return parse_duration(argument)
     except ValueError as error:
         raise MarkupError(
-            f"[{directive}]: {error}", where=source, fix=f"Write it like [{directive} 5s]."
+            f"[{directive}]: {error}", where=source, fix=f"Write it like [{directive} {example}]."
         ) from None
+
+
+def _strikes(text: str | None, source: Source) -> int:
+    strikes = int(text) if text else 1
+    if not 1 <= strikes <= MAX_STRIKES:
+        raise MarkupError(
+            f"x{strikes}: a bell is struck 1 to {MAX_STRIKES} times",
+            where=source,
+            fix="Write x2 for a double strike, x3 for a triple.",
+        )
+    return strikes
 
 
 def _pause(argument: str, rest: str, source: Source) -> Cue:
     _no_text_after("pause", rest, source)
-    return Pause(_duration(argument, source, "pause"), source)
+    match = _PAUSE.match(argument)
+    if match is None:
+        raise MarkupError(
+            "[pause] needs a length",
+            where=source,
+            fix="Write it like [pause 5s] or [pause 3 breaths].",
+        )
+    pause = _pause_length(match["length"], source)
+    if match["every"] or match["at"] or match["bell"] or match["strikes"]:
+        pause = _with_bells(pause, match, source)
+    return pause
+
+
+def _pause_length(text: str, source: Source) -> Pause:
+    elastic = _ELASTIC.match(text.strip())
+    if elastic is None:
+        return Pause(_duration(text, source, "pause"), source)
+    fix = "Write a stretchable pause like [pause 30s..3m] or [pause 1m (30s..3m)]."
+    low = _duration(elastic["low"], source, "pause", "30s..3m")
+    high = _duration(elastic["high"], source, "pause", "30s..3m")
+    nominal = (
+        _duration(elastic["nominal"], source, "pause", "1m (30s..3m)")
+        if elastic["nominal"]
+        else low
+    )
+    if (
+        (low.seconds and low.breaths)
+        or (bool(low.breaths) != bool(high.breaths))
+        or (bool(nominal.breaths) != bool(low.breaths))
+    ):
+        raise MarkupError(
+            f"[pause {text}]: give all its lengths in the same unit (seconds or breaths)",
+            where=source,
+            fix=fix,
+        )
+    if not low.resolve(Fraction(1)) <= nominal.resolve(Fraction(1)) <= high.resolve(Fraction(1)):
+        raise MarkupError(
+            f"[pause {text}]: the shortest must not exceed the usual length, nor that the longest",
+            where=source,
+            fix=fix,
+        )
+    return Pause(nominal, source, shortest=low, longest=high)
+
+
+def _with_bells(pause: Pause, match: re.Match[str], source: Source) -> Pause:
+    sound = match["bell"] or ""
+    _check_bell_name(sound, source)
+    every = _duration(match["every"], source, "pause", "20m every 5m") if match["every"] else None
+    if every is not None and every.resolve(Fraction(1)) <= 0:
+        raise MarkupError(
+            "[pause … every 0s]: the interval must be longer than 0",
+            where=source,
+            fix="Write it like [pause 20m every 5m].",
+        )
+    at = (
+        tuple(
+            _duration(item, source, "pause", "20m at 2m, 7m, 15m")
+            for item in re.split(r"\s*,\s*|\s+(?=\d)", match["at"].strip())
+        )
+        if match["at"]
+        else ()
+    )
+    if every is None and not at:
+        raise MarkupError(
+            "[pause … bell …]: say when the bells ring",
+            where=source,
+            fix="Write [pause 20m every 5m bell chime] or [pause 20m at 2m, 7m].",
+        )
+    schedule = BellSchedule(sound, _strikes(match["strikes"], source), every, at)
+    return Pause(pause.duration, source, pause.shortest, pause.longest, schedule)
 
 
 def _window(argument: str, rest: str, source: Source) -> Cue:
     return Window(_duration(argument, source, "for"), _spoken(rest), source)
 
 
+def _check_bell_name(name: str, source: Source) -> None:
+    if name and not re.fullmatch(r"[\w-]+", name):
+        raise MarkupError(
+            f"[bell {name}]: a bell name is one word", where=source, fix="Write [bell bowl]."
+        )
+
+
 def _bell(argument: str, rest: str, source: Source) -> Cue:
     _no_text_after("bell", rest, source)
-    if argument and not re.fullmatch(r"[\w-]+", argument):
+    match = _BELL.match(argument)
+    if match is None:
         raise MarkupError(
-            f"[bell {argument}]: a bell name is one word", where=source, fix="Write [bell bowl]."
+            f"[bell {argument}]: a bell name is one word, then an optional xN",
+            where=source,
+            fix="Write [bell bowl] or [bell bowl x3].",
         )
-    return Bell(argument, source)
+    return Bell(match["bell"] or "", source, _strikes(match["strikes"], source))
 
 
 def _chapter(argument: str, rest: str, source: Source) -> Cue:
@@ -94,12 +278,73 @@ def _chapter(argument: str, rest: str, source: Source) -> Cue:
     return Chapter(argument, source)
 
 
+def _breathe(argument: str, rest: str, source: Source) -> Cue:
+    _no_text_after("breathe", rest, source)
+    fix = "Write it like [breathe box x6], [breathe 4-7-8 for 3m] or [breathe 5-5 x30 say 2 tones]."
+    match = _BREATHE.match(argument)
+    if match is None:
+        raise MarkupError(
+            f"[breathe {argument}]: needs a pattern, then xROUNDS or for LENGTH",
+            where=source,
+            fix=fix,
+        )
+    try:
+        pattern = parse_pattern(match["pattern"])
+    except ValueError as error:
+        raise MarkupError(f"[breathe]: {error}", where=source, fix=fix) from None
+    options = match["options"].split()
+    say = next((int(options[i + 1]) for i, word in enumerate(options) if word == "say"), None)
+    rounds = int(match["rounds"]) if match["rounds"] else None
+    if rounds == 0:
+        raise MarkupError("[breathe … x0]: at least one round", where=source, fix=fix)
+    length = (
+        _duration(match["length"], source, "breathe", "box for 3m") if match["length"] else None
+    )
+    return Breathe(pattern, source, rounds, length, say, "tones" in options, "count" in options)
+
+
+def _hold(argument: str, rest: str, source: Source) -> Cue:
+    _no_text_after("hold", rest, source)
+    match = _HOLD.match(argument)
+    if match is None:
+        raise MarkupError(
+            "[hold] needs a length",
+            where=source,
+            fix="Write it like [hold 8 breaths pose pigeon side left].",
+        )
+    side = (match["side"] or "").lower()
+    return Hold(
+        _duration(match["length"], source, "hold", "8 breaths"),
+        source,
+        pose=match["pose"] or "",
+        side=side,
+    )
+
+
+def _at(argument: str, rest: str, source: Source) -> Cue:
+    match = _AT.match(argument)
+    if match is None:
+        raise MarkupError(
+            "[at] needs a time", where=source, fix="Write [at 4 breaths] or [at 2 breaths to go]."
+        )
+    return At(_duration(match["offset"], source, "at", "4 breaths"), bool(match["to_go"]), source)
+
+
+def _end(argument: str, rest: str, source: Source) -> Cue:
+    raise AssertionError("[end] is handled by the parser")  # pragma: no cover - see _Blocks
+
+
 DIRECTIVES: dict[str, Callable[[str, str, Source], Cue]] = {
     "pause": _pause,
     "for": _window,
     "bell": _bell,
     "chapter": _chapter,
+    "breathe": _breathe,
+    "hold": _hold,
+    "at": _at,
+    "end": _end,
 }
+_TAKES_TEXT = {"for", "at"}  # directives that may have words after them on the line
 
 
 def _no_text_after(name: str, rest: str, source: Source) -> None:
@@ -107,7 +352,7 @@ def _no_text_after(name: str, rest: str, source: Source) -> None:
         raise MarkupError(
             f"text after [{name} …]: {rest.strip()!r}",
             where=source,
-            fix="Put the words on their own line (only [for …] takes words after it).",
+            fix="Put the words on their own line (only [for …] and [at …] take words after them).",
         )
 
 
@@ -115,16 +360,80 @@ def _spoken(text: str) -> str:
     return " ".join(text.split())
 
 
+class _Blocks:
+    """Collects cues, opening a nested list for each [hold] and closing it at [end hold]."""
+
+    def __init__(self) -> None:
+        self.top: list[Cue] = []
+        self.hold: Hold | None = None
+        self.body: list[Cue] = []
+
+    @property
+    def current(self) -> list[Cue]:
+        return self.body if self.hold is not None else self.top
+
+    def add(self, cue: Cue) -> None:
+        if isinstance(cue, Hold):
+            if self.hold is not None:
+                raise MarkupError(
+                    "a [hold] inside another [hold]",
+                    where=cue.source,
+                    fix=f"Close the hold opened at {self.hold.source} with [end hold] first.",
+                )
+            self.hold, self.body = cue, []
+            return
+        if self.hold is not None and isinstance(cue, Chapter | Breathe):
+            raise MarkupError(
+                f"[{type(cue).__name__.lower()}] inside a [hold]",
+                where=cue.source,
+                fix="Put it before the [hold] or after its [end hold].",
+            )
+        if self.hold is None and isinstance(cue, At):
+            raise MarkupError(
+                "[at …] outside a [hold]",
+                where=cue.source,
+                fix="Open a hold first: [hold 8 breaths], then [at 4 breaths] inside it.",
+            )
+        self.current.append(cue)
+
+    def end(self, argument: str, source: Source) -> None:
+        if self.hold is None or argument.lower() not in ("", "hold"):
+            raise MarkupError(
+                f"[end {argument}] without a [hold] to close".replace(" ]", "]"),
+                where=source,
+                fix="Open one with [hold 8 breaths], or remove this line.",
+            )
+        self.top.append(
+            Hold(
+                self.hold.duration,
+                self.hold.source,
+                tuple(self.body),
+                self.hold.pose,
+                self.hold.side,
+            )
+        )
+        self.hold = None
+
+    def finish(self) -> tuple[Cue, ...]:
+        if self.hold is not None:
+            raise MarkupError(
+                "this [hold] is never closed",
+                where=self.hold.source,
+                fix="Add [end hold] after its cues.",
+            )
+        return tuple(self.top)
+
+
 def parse_cues(lines: Iterable[ScriptLine]) -> tuple[Cue, ...]:
     """Turn markup lines into cues. Raises MarkupError naming the file:line of the first problem."""
-    cues: list[Cue] = []
+    blocks = _Blocks()
     words: list[str] = []
     start: Source | None = None
 
     def end_utterance() -> None:
         nonlocal words, start
         if words and start is not None:
-            cues.append(Speech(" ".join(words), start))
+            blocks.add(Speech(" ".join(words), start))
         words, start = [], None
 
     for line in lines:
@@ -133,15 +442,23 @@ def parse_cues(lines: Iterable[ScriptLine]) -> tuple[Cue, ...]:
             end_utterance()
         elif text.startswith("["):
             end_utterance()
-            cues.append(_directive(text, line.source))
+            name, argument, rest = _directive(text, line.source)
+            if name == "end":
+                blocks.end(argument, line.source)
+                continue
+            blocks.add(DIRECTIVES[name](argument, rest, line.source))
+            if name == "at" and rest.strip():
+                blocks.add(Speech(_spoken(rest), line.source))
         else:
             start = start or line.source
             words.append(_spoken(text))
     end_utterance()
-    return tuple(cues)
+    cues = blocks.finish()
+    _check_announcements(cues)
+    return cues
 
 
-def _directive(text: str, source: Source) -> Cue:
+def _directive(text: str, source: Source) -> tuple[str, str, str]:
     match = _DIRECTIVE.match(text)
     known = ", ".join(f"[{name}]" for name in DIRECTIVES)
     if match is None:
@@ -158,4 +475,31 @@ def _directive(text: str, source: Source) -> Cue:
             where=source,
             fix=f"Known directives: {known}.",
         )
-    return DIRECTIVES[name](match["argument"].strip(), match["rest"], source)
+    return name, match["argument"].strip(), match["rest"]
+
+
+def walk(cues: Sequence[Cue]) -> Iterator[Cue]:
+    """Every cue, including those inside holds, in order."""
+    for cue in cues:
+        yield cue
+        if isinstance(cue, Hold):
+            yield from walk(cue.body)
+
+
+def next_silence(following: Sequence[Cue]) -> Pause | Hold | None:
+    """The silence an announcement speaks of: the first pause or hold after it."""
+    return next((cue for cue in following if isinstance(cue, Pause | Hold)), None)
+
+
+def _check_announcements(cues: Sequence[Cue], inside: bool = False) -> None:
+    for index, cue in enumerate(cues):
+        if isinstance(cue, Hold):
+            _check_announcements(cue.body, inside=True)
+        text = cue.text if isinstance(cue, Speech | Window) else ""
+        if SILENCE_TOKEN in text and next_silence(cues[index + 1 :]) is None:
+            raise MarkupError(
+                f"{SILENCE_TOKEN} but no [pause] or [hold] follows"
+                + (" inside this hold" if inside else ""),
+                where=cue.source,
+                fix=f"{SILENCE_TOKEN} speaks the length of the next silence: add one after it.",
+            )

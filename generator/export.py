@@ -33,12 +33,16 @@ def ffmpeg_path() -> str:
 
 
 def encode_mp3(
-    blocks: Iterable[Samples], sample_rate: int, path: Path, tags: Mapping[str, str]
+    blocks: Iterable[Samples],
+    sample_rate: int,
+    path: Path,
+    tags: Mapping[str, str],
+    channels: int = 1,
 ) -> None:
-    """Stream mono float blocks through ffmpeg/libmp3lame into an MP3 file at path."""
+    """Stream float blocks (mono, or interleaved stereo) through ffmpeg/libmp3lame into path."""
     command = [
         ffmpeg_path(), "-hide_banner", "-loglevel", "error",
-        "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0",
+        "-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels), "-i", "pipe:0",
         "-codec:a", "libmp3lame", "-b:a", MP3_BITRATE, "-id3v2_version", "3",
         *(item for key, value in sorted(tags.items()) for item in ("-metadata", f"{key}={value}")),
         "-f", "mp3", "-y", str(path),
@@ -82,15 +86,41 @@ def timeline_json(timeline: Timeline) -> str:
         }
         if event.kind == "speech":
             entry["text"] = event.text
-        if event.kind == "bell":
+        if event.kind in ("bell", "tone"):
             entry["sound"] = event.sound
-        entry["source"] = str(event.source)
+        if event.detail:
+            entry["detail"] = event.detail
+        if event.phase:
+            entry.update(phase=event.phase, round=event.round)
+        if event.side or event.pose:
+            entry.update(side=event.side, pose=event.pose)
+        if event.pan:
+            entry["pan"] = event.pan
+        if event.source is not None:
+            entry["source"] = str(event.source)
         events.append(entry)
+    spans = []
+    for span in timeline.spans:
+        item: dict[str, object] = {
+            "kind": span.kind,
+            "label": span.label,
+            "start": seconds(span.start),
+            "end": seconds(span.end),
+            "samples": span.end - span.start,
+            "detail": span.detail,
+        }
+        if span.side or span.pose:
+            item.update(side=span.side, pose=span.pose)
+        item["source"] = str(span.source)
+        spans.append(item)
     document = {
         "title": timeline.title,
         "duration": seconds(timeline.length),
         "sample_rate": timeline.sample_rate,
+        "samples": timeline.length,
+        "channels": timeline.channels,
         "events": events,
+        "spans": spans,
         "chapters": [
             {"title": mark.title, "start": seconds(mark.start), "end": seconds(mark.end)}
             for mark in timeline.chapters

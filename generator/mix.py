@@ -34,7 +34,10 @@ def mix_gain(timeline: Timeline, audio: Mapping[str, Samples]) -> float:
 def mix_blocks(
     timeline: Timeline, audio: Mapping[str, Samples], gain: float = 1.0
 ) -> Iterator[Samples]:
-    """The session as consecutive read-only blocks of samples, covering its whole length."""
+    """The session as consecutive read-only blocks covering its whole length.
+
+    Mono blocks are 1-D; a stereo timeline gives (samples, 2) blocks, interleaved when flattened.
+    """
     block = BLOCK_SECONDS * timeline.sample_rate
     sounding = sorted((e for e in timeline.events if e.clip), key=lambda e: e.start)
     upcoming = 0
@@ -45,7 +48,8 @@ def mix_blocks(
             active.append(sounding[upcoming])
             upcoming += 1
         active = [event for event in active if event.end > first]
-        buffer = np.zeros(last - first, dtype=np.float32)
+        shape = (last - first, timeline.channels) if timeline.channels > 1 else (last - first,)
+        buffer = np.zeros(shape, dtype=np.float32)
         for event in active:
             _add(buffer, first, last, event, audio[event.clip])
         if gain != 1.0:
@@ -57,5 +61,19 @@ def mix_blocks(
 def _add(buffer: np.ndarray, first: int, last: int, event: Event, clip: Samples) -> None:
     start = max(first, event.start)
     end = min(last, event.end, event.start + clip.size)
-    if end > start:
-        buffer[start - first : end - first] += clip[start - event.start : end - event.start]
+    if end <= start:
+        return
+    part = clip[start - event.start : end - event.start]
+    if buffer.ndim == 1:
+        buffer[start - first : end - first] += part
+    else:
+        buffer[start - first : end - first] += part[:, np.newaxis] * pan_gains(event.pan)
+
+
+def pan_gains(pan: float) -> np.ndarray:
+    """Left and right gains for a mono sound: the far side fades, the near side stays at 1.
+
+    A balance law rather than constant power: centred sounds are exactly as loud as in mono,
+    and panning never boosts a channel, so it cannot clip.
+    """
+    return np.array([min(1.0, 1.0 - pan), min(1.0, 1.0 + pan)], dtype=np.float32)

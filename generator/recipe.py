@@ -21,6 +21,8 @@ from generator.errors import RecipeError, SettingsError, Source, StillpointError
 RATE_RANGE = (60, 400)  # words per minute eSpeak NG handles without garbling
 BREATH_RANGE = (Fraction(2), Fraction(60))
 GAP_RANGE = (Fraction(0), Fraction(30))
+WARMUP_RANGE = (Fraction(0), Fraction(600))
+PAN_RANGE = (Fraction(0), Fraction(1))
 RECIPE_KEYS = ("title", "description", "settings", "part")
 
 Locate = Callable[[str], Source | str]  # finds where a key was written, for error messages
@@ -38,6 +40,14 @@ def _seconds(value: object, name: str) -> Fraction:
     raise ValueError(f'{name} must be a duration such as "10s", not {value!r}')
 
 
+def _fraction(value: object, name: str) -> Fraction:
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Fraction(str(value))
+    raise ValueError(f"{name} must be a number such as 0.6, not {value!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Session-wide settings, validated once here. Durations are exact seconds."""
@@ -47,15 +57,22 @@ class Settings:
     voice: str = "auto"
     bell: str = "bowl"  # the sound a bare [bell] rings
     gap: Fraction = Fraction(3, 2)  # silence between two utterances that follow each other
+    warmup: Fraction = Fraction(
+        0
+    )  # silence before the first cue: time to settle after pressing play
+    side_pan: Fraction = Fraction(0)  # 0: mono; up to 1: a two-sided hold's cues come from its side
 
     def __post_init__(self) -> None:
-        for name in ("breath", "gap"):
+        for name in ("breath", "gap", "warmup"):
             object.__setattr__(self, name, _seconds(getattr(self, name), name))
+        object.__setattr__(self, "side_pan", _fraction(self.side_pan, "side_pan"))
         if isinstance(self.rate, bool) or not isinstance(self.rate, int):
             raise ValueError(f"rate must be a whole number of words per minute, not {self.rate!r}")
         _check_range("rate", self.rate, RATE_RANGE, " words per minute")
         _check_range("breath", self.breath, BREATH_RANGE, "s")
         _check_range("gap", self.gap, GAP_RANGE, "s")
+        _check_range("warmup", self.warmup, WARMUP_RANGE, "s")
+        _check_range("side_pan", self.side_pan, PAN_RANGE, "")
         for name in ("voice", "bell"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():

@@ -20,8 +20,10 @@ from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 from jinja2.sandbox import SandboxedEnvironment
 
+from generator.durations import parse_seconds
 from generator.errors import Source, TemplateError
 from generator.recipe import Part, Recipe, display_path
+from generator.spoken import spoken_length
 
 MAX_OUTPUT_CHARS = 5_000_000  # a script this long is a runaway loop, not a session
 
@@ -84,7 +86,7 @@ def render_script(recipe: Recipe, template_dirs: Sequence[Path]) -> Script:
 
 
 def _environment(search: Sequence[Path]) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(folder) for folder in search]),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -93,6 +95,13 @@ def _environment(search: Sequence[Path]) -> SandboxedEnvironment:
         keep_trailing_newline=True,
         extensions=[_LineMarks],
     )
+    env.filters["spoken"] = _spoken_filter
+    return env
+
+
+def _spoken_filter(duration: object) -> str:
+    """``{{ "5m" | spoken }}`` -> "five minutes": a length as the voice should say it."""
+    return spoken_length(parse_seconds(str(duration)))
 
 
 def _marks(env: jinja2.Environment) -> _LineMarks:

@@ -7,7 +7,7 @@ Each function here hands one stage's output to the next; no stage reaches back. 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,15 +15,19 @@ import numpy as np
 
 from generator import __version__
 from generator.audio import SAMPLE_RATE, Samples, db_to_gain, frozen, load_sound
-from generator.cues import Bell, Cue, Speech, Window, parse_cues
-from generator.errors import MarkupError, OutputError, SettingsError
+from generator.breathing import ToneKind
+from generator.cues import NO_BELL, Bell, Cue, Pause, parse_cues, walk
+from generator.durations import MAX_SECONDS
+from generator.errors import MarkupError, OutputError, SettingsError, Source
 from generator.export import encode_mp3, ffmpeg_path, staged, timeline_json, webvtt
+from generator.fitting import TimelineAt, fit, length_range
 from generator.library import Library
 from generator.mix import BLOCK_SECONDS, mix_blocks, mix_gain
 from generator.recipe import Recipe, Settings, apply_overrides, load_recipe
 from generator.script import render_script
 from generator.speech import ClipCache, SpeechRequest, resolve_voice, start_engine, synthesize_all
-from generator.timeline import ClipRef, Timeline, build_timeline
+from generator.timeline import ClipRef, ClipSource, Timeline, build_timeline
+from generator.tones import breath_tone, tone_id
 
 # Bells are levelled by their energy (RMS over the whole sound), not their peak, so a bright
 # chime and a low bowl sound about as loud. Rendered and measured with ffmpeg's ebur128: bowl
@@ -72,30 +76,49 @@ def prepare(session: str, library: Library, overrides: Mapping[str, str] | None 
             fix=f"Settings: {', '.join(Settings.names())}; this session's variables: "
             f"{', '.join(sorted(script.variables)) or 'none'}.",
         )
-    cues = parse_cues(script.lines)
-    default_bell = recipe.settings.bell
-    cues = tuple(
-        replace(cue, sound=default_bell) if isinstance(cue, Bell) and not cue.sound else cue
-        for cue in cues
-    )
-    return Prepared(recipe, cues)
+    return Prepared(recipe, parse_cues(script.lines))
+
+
+def target_seconds(minutes: float | None) -> Fraction | None:
+    """The total length asked for with --minutes, validated; None when not asked."""
+    if minutes is None:
+        return None
+    if not (0 < minutes <= MAX_SECONDS / 60) or minutes != minutes:  # NaN fails both
+        raise SettingsError(
+            f"--minutes {minutes:g} is not a session length",
+            fix=f"Give a number of minutes above 0 and at most {MAX_SECONDS // 60}.",
+        )
+    return Fraction(str(minutes)) * 60
+
+
+def _bell_sources(prepared: Prepared) -> dict[str, Source]:
+    """Each bell the session rings, with the first line that rings it."""
+    default = prepared.settings.bell
+    found: dict[str, Source] = {}
+    for cue in walk(prepared.cues):
+        if isinstance(cue, Bell):
+            name = cue.sound or default
+        elif isinstance(cue, Pause) and cue.bells is not None:
+            name = cue.bells.sound or default
+        else:
+            continue
+        if name != NO_BELL:
+            found.setdefault(name, cue.source)
+    return found
 
 
 def bells_used(prepared: Prepared, library: Library) -> dict[str, Samples]:
     """The bells the cues ring, at the bell level; an unknown name is a markup error at its line."""
     available = library.sounds()
     bells: dict[str, Samples] = {}
-    for cue in prepared.cues:
-        if not isinstance(cue, Bell) or cue.sound in bells:
-            continue
-        if cue.sound not in available:
+    for name, source in _bell_sources(prepared).items():
+        if name not in available:
             raise MarkupError(
-                f"unknown bell {cue.sound!r}",
-                where=cue.source,
-                fix=f"Sounds: {', '.join(available) or 'none'} (files in sounds/).",
+                f"unknown bell {name!r}",
+                where=source,
+                fix=f"Sounds: {', '.join(available) or 'none'} (files in sounds/), or none.",
             )
-        sound = load_sound(available[cue.sound], SAMPLE_RATE)
-        bells[cue.sound] = _levelled(sound)
+        bells[name] = _levelled(load_sound(available[name], SAMPLE_RATE))
     return bells
 
 
@@ -113,33 +136,106 @@ def _levelled(sound: Samples) -> Samples:
     return frozen(sound * gain)
 
 
-def estimate(prepared: Prepared, library: Library) -> Timeline:
+class _EstimatedClips:
+    """Clip lengths without audio: speech estimated from its words, bells and tones exact."""
+
+    def __init__(self, rate: int, bells: Mapping[str, Samples]) -> None:
+        self.rate = rate
+        self.bells = bells
+
+    def speech(self, text: str) -> ClipRef:
+        words = len(text.split())
+        sentences = max(1, sum(text.count(mark) for mark in ".?!"))
+        seconds = (
+            words * ESTIMATE_WORD_FACTOR * 60 / self.rate + sentences * ESTIMATE_PAUSE_PER_SENTENCE
+        )
+        return ClipRef(f"estimate:{text}", round(seconds * SAMPLE_RATE))
+
+    def bell(self, name: str) -> ClipRef:
+        return ClipRef(_bell_id(name), self.bells[name].size)
+
+    def tone(self, kind: ToneKind, samples: int) -> ClipRef:
+        return ClipRef(tone_id(kind, samples), samples)
+
+
+def _timelines(prepared: Prepared, clips: ClipSource) -> TimelineAt:
+    def timeline_at(stretch: Fraction) -> Timeline:
+        return build_timeline(
+            prepared.recipe.title, prepared.cues, prepared.settings, clips, SAMPLE_RATE, stretch
+        )
+
+    return timeline_at
+
+
+def estimate(prepared: Prepared, library: Library, target: Fraction | None = None) -> Timeline:
     """The session's timeline with speech lengths estimated from word counts: no audio is made."""
-    bells = bells_used(prepared, library)
-    rate = prepared.settings.rate
-
-    def clip_of(cue: Speech | Window | Bell) -> ClipRef:
-        if isinstance(cue, Bell):
-            return ClipRef(_bell_id(cue.sound), bells[cue.sound].size)
-        words = len(cue.text.split())
-        sentences = max(1, sum(cue.text.count(mark) for mark in ".?!"))
-        seconds = words * ESTIMATE_WORD_FACTOR * 60 / rate + sentences * ESTIMATE_PAUSE_PER_SENTENCE
-        return ClipRef(f"estimate:{cue.text}", round(seconds * SAMPLE_RATE))
-
-    return build_timeline(
-        prepared.recipe.title, prepared.cues, prepared.settings, clip_of, SAMPLE_RATE
-    )
+    clips = _EstimatedClips(prepared.settings.rate, bells_used(prepared, library))
+    timeline_at = _timelines(prepared, clips)
+    return fit(timeline_at, target) if target is not None else timeline_at(Fraction(0))
 
 
-def speech_requests(
-    prepared: Prepared, engine: str, voice: str
-) -> dict[Speech | Window, SpeechRequest]:
-    rate = prepared.settings.rate
-    return {
-        cue: SpeechRequest(engine, voice, rate, cue.text)
-        for cue in prepared.cues
-        if isinstance(cue, Speech | Window) and cue.text
-    }
+def estimated_range(prepared: Prepared, library: Library) -> tuple[Fraction, Fraction]:
+    """The shortest and longest the session can be made with --minutes (estimated)."""
+    clips = _EstimatedClips(prepared.settings.rate, bells_used(prepared, library))
+    return length_range(_timelines(prepared, clips))
+
+
+class _RenderClips:
+    """Real audio: bells, tones made on demand, speech from the cache or synthesised in batches.
+
+    A text the timeline asks for that has no clip yet (an announcement whose words changed with
+    the stretch) is noted and given an estimated length; ``complete`` synthesises the noted ones.
+    """
+
+    def __init__(
+        self, prepared: Prepared, bells: Mapping[str, Samples], cache: ClipCache, report: Progress
+    ) -> None:
+        self.engine = start_engine()
+        self.voice = resolve_voice(self.engine, prepared.settings.voice)
+        self.rate = prepared.settings.rate
+        self.cache = cache
+        self.report = report
+        self.estimated = _EstimatedClips(self.rate, bells)
+        self.audio: dict[str, Samples] = {_bell_id(name): sound for name, sound in bells.items()}
+        self.spoken: dict[str, str] = {}  # text -> the key of its clip in audio
+        self.missing: dict[str, None] = {}
+        self.made = 0
+
+    def speech(self, text: str) -> ClipRef:
+        key = self.spoken.get(text)
+        if key is None:
+            self.missing[text] = None
+            return self.estimated.speech(text)
+        return ClipRef(key, self.audio[key].size)
+
+    def bell(self, name: str) -> ClipRef:
+        return ClipRef(_bell_id(name), self.audio[_bell_id(name)].size)
+
+    def tone(self, kind: ToneKind, samples: int) -> ClipRef:
+        key = tone_id(kind, samples)
+        if key not in self.audio:
+            self.audio[key] = breath_tone(kind, samples, SAMPLE_RATE)
+        return ClipRef(key, samples)
+
+    def complete(self) -> bool:
+        """Synthesise the texts asked for since the last call; False when there were none."""
+        if not self.missing:
+            return False
+        requests = [
+            SpeechRequest(self.engine.name, self.voice, self.rate, text) for text in self.missing
+        ]
+        self.missing = {}
+        total = self.made + len(requests)
+
+        def clip_done(count: int) -> None:
+            self.made += count
+            self.report("Speaking", self.made, total)
+
+        clips = synthesize_all(requests, self.cache, on_clip=clip_done)
+        for request in requests:
+            self.audio[request.key] = clips[request]
+            self.spoken[request.text] = request.key
+        return True
 
 
 def render(
@@ -148,49 +244,37 @@ def render(
     output: Path,
     cache: ClipCache,
     progress: Progress | None = None,
+    target: Fraction | None = None,
 ) -> Rendered:
     """Synthesise, place, mix and encode the session into output (.mp3) and its sidecars."""
     report = progress or (lambda stage, done, total: None)
     if output.suffix.lower() != ".mp3":  # the sidecars take the same stem: x.json would collide
         raise OutputError(f"{output} does not end in .mp3", fix="Name the output like session.mp3.")
     ffmpeg_path()  # fail before minutes of work if the encoder is missing
-    bells = bells_used(prepared, library)
-    engine = start_engine()
-    voice = resolve_voice(engine, prepared.settings.voice)
-    requests = speech_requests(prepared, engine.name, voice)
-    distinct = len(set(requests.values()))
-    made = 0
+    clips = _RenderClips(prepared, bells_used(prepared, library), cache, report)
+    build = _timelines(prepared, clips)
 
-    def clip_done(count: int) -> None:
-        nonlocal made
-        made += count
-        report("Speaking", made, distinct)
+    def timeline_at(stretch: Fraction) -> Timeline:
+        timeline = build(stretch)
+        while clips.complete():  # placed with estimates: place again with the real clips
+            timeline = build(stretch)
+        return timeline
 
-    clips = synthesize_all(requests.values(), cache, on_clip=clip_done)
-    audio: dict[str, Samples] = {_bell_id(name): sound for name, sound in bells.items()}
-    audio.update({request.key: clips[request] for request in requests.values()})
-
-    def clip_of(cue: Speech | Window | Bell) -> ClipRef:
-        key = _bell_id(cue.sound) if isinstance(cue, Bell) else requests[cue].key
-        return ClipRef(key, audio[key].size)
-
-    timeline = build_timeline(
-        prepared.recipe.title, prepared.cues, prepared.settings, clip_of, SAMPLE_RATE
-    )
+    timeline = fit(timeline_at, target) if target is not None else timeline_at(Fraction(0))
     files = (output, output.with_suffix(".json"), output.with_suffix(".vtt"))
     with staged(files) as (mp3, json_path, vtt_path):
-        gain = mix_gain(timeline, audio)
+        gain = mix_gain(timeline, clips.audio)
         blocks = len(range(0, timeline.length, SAMPLE_RATE * BLOCK_SECONDS))
 
         def counted() -> Iterator[Samples]:
-            for index, block in enumerate(mix_blocks(timeline, audio, gain), 1):
+            for index, block in enumerate(mix_blocks(timeline, clips.audio, gain), 1):
                 report("Encoding", index, blocks)
                 yield block
 
-        encode_mp3(counted(), SAMPLE_RATE, mp3, _tags(prepared.recipe))
+        encode_mp3(counted(), SAMPLE_RATE, mp3, _tags(prepared.recipe), timeline.channels)
         json_path.write_text(timeline_json(timeline), encoding="utf-8")
         vtt_path.write_text(webvtt(timeline), encoding="utf-8")
-    return Rendered(timeline, files, made)
+    return Rendered(timeline, files, clips.made)
 
 
 def _tags(recipe: Recipe) -> dict[str, str]:

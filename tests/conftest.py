@@ -5,12 +5,13 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from generator.audio import SAMPLE_RATE
+from generator.audio import SAMPLE_RATE, db_to_gain
 from generator.errors import Source
 from generator.script import ScriptLine
 
@@ -41,27 +42,20 @@ def lines(text: str, file: str = "t.txt") -> list[ScriptLine]:
     return [ScriptLine(line, Source(file, n)) for n, line in enumerate(text.splitlines(), 1)]
 
 
-def decode(path: Path) -> npt.NDArray[np.float32]:
-    """Decode an audio file with ffmpeg into mono float samples at the session rate."""
-    raw = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-f",
-            "f32le",
-            "-ac",
-            "1",
-            "-ar",
-            str(SAMPLE_RATE),
-            "-",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
-    return np.frombuffer(raw, dtype="<f4")
+def decode(
+    path: Path, channels: int = 1, start: float = 0.0, length: float | None = None
+) -> npt.NDArray[np.float32]:
+    """Decode an audio file with ffmpeg into float samples at the session rate.
+
+    Mono is 1-D; stereo is (samples, 2). ``start``/``length`` cut a stretch out of the decoded
+    audio (decoding from the beginning, so the cut is sample-exact and memory stays small).
+    """
+    cut = ["-ss", f"{start:.6f}"] + (["-t", f"{length:.6f}"] if length is not None else [])
+    command = ["ffmpeg", "-v", "error", "-i", str(path), *cut]
+    command += ["-f", "f32le", "-ac", str(channels), "-ar", str(SAMPLE_RATE), "-"]
+    raw = subprocess.run(command, check=True, capture_output=True).stdout
+    samples = np.frombuffer(raw, dtype="<f4")
+    return samples.reshape(-1, channels) if channels > 1 else samples
 
 
 def rms_db(samples: npt.NDArray[np.float32]) -> float:
@@ -69,3 +63,54 @@ def rms_db(samples: npt.NDArray[np.float32]) -> float:
         return -120.0
     power = float(np.mean(np.square(samples, dtype=np.float64)))
     return 10 * np.log10(power) if power > 1e-12 else -120.0
+
+
+ONSET_DB = -45.0  # speech or a bell is "heard" above this
+ONSET_TOLERANCE = 0.020  # seconds: where the timeline says, within this
+
+
+def heard_at(audio: npt.NDArray[np.float32], start: float, search_from: float) -> float | None:
+    """The time of the first sample above ONSET_DB from search_from to start + 0.3 s."""
+    window = audio[int(search_from * SAMPLE_RATE) : int((start + 0.3) * SAMPLE_RATE)]
+    loud = np.flatnonzero(np.abs(window) > db_to_gain(ONSET_DB))
+    return search_from + loud[0] / SAMPLE_RATE if loud.size else None
+
+
+def check_audio_matches_timeline(mp3: Path, timeline: dict[str, Any]) -> None:
+    """The decoded MP3 against its timeline JSON: length, onsets, silences.
+
+    Speech and bells must be heard within ONSET_TOLERANCE of their start. A breath tone swells in
+    slowly, so its check is energy: quiet just before its start, clearly heard after it. Every
+    pause is silent wherever no sound overlaps it (interval bells ring inside silences).
+    """
+    audio = decode(mp3)
+    rate = SAMPLE_RATE
+    assert audio.size / rate == pytest.approx(timeline["duration"], abs=0.05)
+    sounding = np.zeros(audio.size, dtype=bool)
+    for event in timeline["events"]:
+        if event["kind"] != "pause":
+            sounding[int(event["start"] * rate) : int(event["end"] * rate) + rate // 10] = True
+    sounding_end = 0.0
+    for event in timeline["events"]:
+        start, end = event["start"], event["end"]
+        if event["kind"] == "pause":
+            if end - start > 0.2:
+                span = slice(int((start + 0.05) * rate), int((end - 0.05) * rate))
+                quiet = audio[span][~sounding[span]]
+                assert rms_db(quiet) < -60, f"pause at {start:.2f}s is not silent"
+            continue
+        if event["kind"] == "tone":
+            before = audio[int((start - 0.2) * rate) : int((start - 0.02) * rate)]
+            assert start - sounding_end < 0.25 or rms_db(before) < -60, f"tone at {start:.2f}s"
+            assert rms_db(audio[int((start + 0.1) * rate) : int((start + 0.5) * rate)]) > -45
+        elif start - sounding_end < 0.1:  # follows another sound directly: no onset to find
+            assert rms_db(audio[int(start * rate) : int((start + 0.3) * rate)]) > -40
+        else:
+            heard = heard_at(audio, start, max(start - 0.3, sounding_end + 0.05))
+            assert heard is not None, f"nothing heard near {event['kind']} at {start:.2f}s"
+            assert heard == pytest.approx(start, abs=ONSET_TOLERANCE), (
+                f"{event['kind']} at {start:.3f}s heard at {heard:.3f}s"
+            )
+        if event["kind"] == "bell":
+            assert rms_db(audio[int(start * rate) : int((start + 1) * rate)]) > -35
+        sounding_end = max(sounding_end, end)

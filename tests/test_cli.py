@@ -39,9 +39,10 @@ def test_script_prints_a_timed_plan(tmp_path: Path) -> None:
     result = runner.invoke(app, ["script", str(path)])
     assert result.exit_code == 0, result.output
     assert "## One" in result.output
-    assert "00:01  Hello there." in result.output
+    assert "00:01.000  Hello there." in result.output
+    assert "[silence]  (01:00.000)" in result.output
     assert "[bell chime]" in result.output
-    assert "Total ≈ 01:" in result.output
+    assert "Total 01:" in result.output
 
 
 def test_set_overrides_reach_the_plan() -> None:
@@ -50,8 +51,8 @@ def test_set_overrides_reach_the_plan() -> None:
     assert short.exit_code == long.exit_code == 0
 
     def total(output: str) -> int:
-        minutes, seconds = output.strip().splitlines()[-1].split("≈ ")[1].split(":")
-        return int(minutes) * 60 + int(seconds)
+        minutes, seconds = output.strip().splitlines()[-1].split()[1].split(":")
+        return int(minutes) * 60 + round(float(seconds))
 
     assert total(long.output) > total(short.output) + 5 * 60
 
@@ -188,3 +189,56 @@ def _stderr_on_a_terminal(command: list[str]) -> str:
     os.close(main)
     assert process.wait(timeout=60) == 0
     return shown.decode(errors="replace")
+
+
+def plan_total(output: str) -> float:
+    minutes, seconds = output.strip().splitlines()[-1].removeprefix("Total ").split(":")
+    return int(minutes) * 60 + float(seconds)
+
+
+@pytest.mark.parametrize("minutes", ["36", "40.5", "50"])
+def test_script_meets_the_minutes_asked_for(minutes: str) -> None:
+    result = runner.invoke(app, ["script", "hip-release", "--minutes", minutes])
+    assert result.exit_code == 0, result.output
+    assert plan_total(result.output) == pytest.approx(float(minutes) * 60, abs=0.5)
+
+
+def test_an_unreachable_length_is_one_line_and_writes_nothing(in_tmp: Path) -> None:
+    result = runner.invoke(app, ["render", "hip-release", "--minutes", "5"])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1
+    assert "Hip Release cannot last 05:00: it can last from" in result.output
+    assert "Choose --minutes from" in result.output
+    assert not (in_tmp / "output").exists()
+    for bad in ("0", "-3", "nan", "100000"):
+        result = runner.invoke(app, ["script", "hip-release", "--minutes", bad])
+        assert result.exit_code == 2, bad
+        assert "is not a session length" in result.output
+
+
+def test_breath_option_sets_the_length_of_holds() -> None:
+    result = runner.invoke(app, ["script", "hip-release", "--breath", "12s"])
+    assert result.exit_code == 0, result.output
+    assert "== hold pigeon right side: 8 breaths x 12s = 01:36.000 ==" in result.output
+    assert "== hold pigeon left side: 8 breaths x 12s = 01:36.000 ==" in result.output
+    bad = runner.invoke(app, ["script", "hip-release", "--breath", "1m30"])
+    assert bad.exit_code == 2
+    assert "--set breath=" in bad.output
+
+
+def test_list_shows_the_range_minutes_can_reach() -> None:
+    result = runner.invoke(app, ["list"])
+    soak = next(line for line in result.output.splitlines() if line.startswith("epsom-soak"))
+    shortest, longest = soak.split()[2].split("-", 1)
+    assert shortest.startswith("2")  # at least its 20-minute silent soak, and the guidance
+    assert longest.startswith("1:0")  # the soak stretches to an hour
+
+
+def test_timer_options_are_checked_before_any_work(in_tmp: Path) -> None:
+    result = runner.invoke(app, ["timer", "--interval", "often"])
+    assert result.exit_code == 2
+    assert "--interval: 'often' is not a duration" in result.output
+    result = runner.invoke(app, ["timer", "--bell", "gong"])
+    assert result.exit_code == 2
+    assert "unknown bell 'gong'" in result.output
+    assert not (in_tmp / "output").exists()

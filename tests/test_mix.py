@@ -52,3 +52,19 @@ def test_blocks_are_read_only_and_silence_needs_no_clip() -> None:
     assert [b.size for b in blocks] == [1000, 1000, 500]
     with pytest.raises(ValueError, match="read-only"):
         blocks[0][0] = 1.0
+
+
+def test_a_stereo_timeline_pans_each_sound_by_its_side() -> None:
+    clip = frozen(np.full(50, 0.5))
+    events = (
+        Event("speech", 0, 50, HERE, clip="a", pan=-0.8),
+        Event("speech", 100, 150, HERE, clip="a"),
+        Event("speech", 200, 250, HERE, clip="a", pan=0.8),
+    )
+    timeline = Timeline("T", RATE, 300, events, (), channels=2)
+    (block,) = list(mix_blocks(timeline, {"a": clip}))
+    assert block.shape == (300, 2)
+    left, centre, right = block[0:50], block[100:150], block[200:250]
+    assert np.allclose(left, [0.5, 0.1])  # the far side fades; the near side keeps its level
+    assert np.allclose(centre, [0.5, 0.5])  # centred: exactly as loud as in mono
+    assert np.allclose(right, [0.1, 0.5])

@@ -5,6 +5,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from generator.breathing import parse_pattern
 from generator.cues import parse_cues
 from generator.durations import MAX_SECONDS, format_seconds, parse_duration
 from generator.errors import MarkupError
@@ -12,7 +13,9 @@ from tests.conftest import lines
 
 relaxed = settings(deadline=None)  # on a shared, loaded machine slowness is not a failure
 
-DIRECTIVE_WORDS = st.sampled_from(["pause", "for", "bell", "chapter", "Pause", "paus", ""])
+DIRECTIVE_WORDS = st.sampled_from(
+    ["pause", "for", "bell", "chapter", "breathe", "hold", "at", "end", "Pause", "paus", ""]
+)
 MARKUPISH = st.one_of(
     st.text(max_size=40),
     st.builds(
@@ -54,3 +57,14 @@ def test_markup_parses_or_raises_markup_error(markup: list[str]) -> None:
         where = "parsed"
     assert where  # a markup error always names its line
     assert all(cue.source.line >= 1 for cue in cues)
+
+
+@relaxed
+@given(st.one_of(st.text(max_size=20), st.from_regex(r"\A[0-9.]{1,4}(-[0-9.]{1,4}){0,4}\Z")))
+def test_breath_patterns_parse_or_raise_value_error(text: str) -> None:
+    try:
+        pattern = parse_pattern(text)
+    except ValueError:
+        return
+    assert pattern.phases
+    assert all(0 < phase.seconds <= 60 for phase in pattern.phases)

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from generator.audio import SAMPLE_RATE, db_to_gain, frozen, write_wav
-from generator.cues import Bell
 from generator.errors import MarkupError
 from generator.library import Library
-from generator.session import BELL_PEAK_LIMIT_DB, BELL_RMS_DB, bells_used, prepare
+from generator.session import BELL_PEAK_LIMIT_DB, BELL_RMS_DB, bells_used, estimate, prepare
 from tests.conftest import rms_db, write
 
 
@@ -29,12 +28,17 @@ def test_bells_are_levelled_by_energy_and_never_peak_high(tmp_path: Path) -> Non
 
 
 def test_the_default_bell_follows_the_setting(tmp_path: Path) -> None:
-    path = write(tmp_path / "s.j2", "[bell]\n")
+    path = write(tmp_path / "s.j2", "[bell]\n[pause 1m every 20s]\n")
     library = Library()
-    prepared = prepare(str(path), library)
-    assert prepared.cues == (Bell("bowl", prepared.cues[0].source),)
+
+    def rung(session: Path, **overrides: str) -> list[str]:
+        timeline = estimate(prepare(str(session), library, overrides), library)
+        return [event.sound for event in timeline.events if event.kind == "bell"]
+
+    assert rung(path) == ["bowl"] * 3  # the bare bell and both interval bells
     recipe = write(tmp_path / "r.toml", '[settings]\nbell = "chime"\n[[part]]\ntemplate = "s.j2"\n')
-    assert prepare(str(recipe), library).cues[0] == Bell("chime", prepared.cues[0].source)
+    assert rung(recipe) == ["chime"] * 3
+    assert rung(recipe, bell="none") == []
 
 
 def test_an_unknown_bell_names_its_line(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 from fractions import Fraction
 
-from generator.cues import Bell, Cue, Speech, Window, parse_cues
+from generator.breathing import ToneKind
+from generator.cues import Cue, parse_cues
 from generator.recipe import Settings
 from generator.timeline import LEAD_IN, TAIL, ClipRef, Timeline, build_timeline
 from tests.conftest import lines
@@ -10,16 +11,22 @@ from tests.conftest import lines
 RATE = 1000  # one sample a millisecond keeps the arithmetic readable
 
 
-def clip_of(cue: Speech | Window | Bell) -> ClipRef:
-    """Speech lasts 100 ms per word; a bell 2 s."""
-    if isinstance(cue, Bell):
-        return ClipRef(f"bell:{cue.sound}", 2 * RATE)
-    return ClipRef(cue.text, len(cue.text.split()) * 100)
+class FakeClips:
+    """Speech lasts 100 ms per word; a bell 2 s; a tone as long as asked."""
+
+    def speech(self, text: str) -> ClipRef:
+        return ClipRef(text, len(text.split()) * 100)
+
+    def bell(self, name: str) -> ClipRef:
+        return ClipRef(f"bell:{name}", 2 * RATE)
+
+    def tone(self, kind: ToneKind, samples: int) -> ClipRef:
+        return ClipRef(f"tone:{kind}", samples)
 
 
-def place(markup: str, **settings: object) -> Timeline:
+def place(markup: str, stretch: Fraction = Fraction(0), **settings: object) -> Timeline:
     cues: tuple[Cue, ...] = parse_cues(lines(markup))
-    return build_timeline("T", cues, Settings(**settings), clip_of, RATE)  # type: ignore[arg-type]
+    return build_timeline("T", cues, Settings(**settings), FakeClips(), RATE, stretch)  # type: ignore[arg-type]
 
 
 def spans(timeline: Timeline) -> list[tuple[str, int, int]]:
@@ -65,7 +72,7 @@ def test_breath_durations_use_the_breath_setting() -> None:
 
 def test_fractional_seconds_do_not_drift() -> None:
     timeline = build_timeline(
-        "T", parse_cues(lines("[pause 0.3333s]\n" * 3000)), Settings(), clip_of, 44_100
+        "T", parse_cues(lines("[pause 0.3333s]\n" * 3000)), Settings(), FakeClips(), 44_100
     )
     expected_end = round((LEAD_IN + 3000 * Fraction("0.3333")) * 44_100)
     assert timeline.events[-1].end == expected_end
