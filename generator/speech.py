@@ -14,6 +14,7 @@ import io
 import json
 import multiprocessing
 import os
+import sys
 import tempfile
 import threading
 import wave
@@ -198,7 +199,9 @@ def _make_clips(
 ) -> None:
     context = multiprocessing.get_context("spawn")
     pool = futures.ProcessPoolExecutor(
-        max_workers=max(1, min(workers, len(missing))), mp_context=context
+        max_workers=max(1, min(workers, len(missing))),
+        mp_context=context,
+        initializer=_quiet_worker,
     )
     try:
         jobs = {pool.submit(_clip_in_worker, request, cache.root): request for request in missing}
@@ -233,6 +236,12 @@ def _stop_workers(pool: futures.ProcessPoolExecutor) -> None:
 
 
 _worker_engines: dict[str, SpeechEngine] = {}
+
+
+def _quiet_worker() -> None:
+    """A worker's stdout goes nowhere: pyttsx3 prints "Audio saved to …" from its own thread,
+    sometimes after a redirect around the call has ended, into the user's terminal."""
+    sys.stdout = Path(os.devnull).open("w", encoding="utf-8")  # noqa: SIM115 - as long as the worker
 
 
 def _clip_in_worker(request: SpeechRequest, cache_root: Path) -> str:

@@ -4,6 +4,7 @@ import os
 import pty
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -119,13 +120,15 @@ def test_voices_lists_ids_for_voice_and_marks_the_default() -> None:
 def test_the_installed_command_renders_and_reports(tmp_path: Path) -> None:
     """One real process of the console script: output files, a message, exit codes."""
     command = Path(sys.executable).parent / "stillpoint"
-    path = write(tmp_path / "short.txt", "[bell chime]\nWelcome.\n[pause 1s]\n")
+    fresh = "".join(f"Sentence {n} of run {uuid.uuid4().hex[:6]}.\n\n" for n in range(6))
+    path = write(tmp_path / "short.txt", f"[bell chime]\nWelcome.\n[pause 1s]\n{fresh}")
     done = subprocess.run(
         [str(command), "render", str(path), "-o", str(tmp_path / "out" / "short.mp3")],
         capture_output=True, text=True, cwd=tmp_path, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "Wrote" in done.stdout
+    assert done.stdout.startswith("Wrote")
+    assert done.stdout.count("\n") == 1  # the engine's own chatter stays out of it
     assert done.stderr == ""  # no progress bar when not on a terminal, no engine chatter
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "short.json",
