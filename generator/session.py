@@ -16,12 +16,13 @@ import numpy as np
 from generator import __version__
 from generator.audio import SAMPLE_RATE, Samples, db_to_gain, frozen, load_sound
 from generator.breathing import ToneKind
-from generator.cues import NO_BELL, Bell, Cue, Pause, parse_cues, walk
+from generator.cues import NO_BELL, Bell, Cue, Pause, walk
 from generator.durations import MAX_SECONDS
 from generator.errors import MarkupError, OutputError, SettingsError, Source
 from generator.export import encode_mp3, ffmpeg_path, staged, timeline_json, webvtt
 from generator.fitting import TimelineAt, fit, length_range
 from generator.library import Library
+from generator.markup import parse_cues
 from generator.mix import BLOCK_SECONDS, mix_blocks, mix_gain
 from generator.recipe import Recipe, Settings, apply_overrides, load_recipe
 from generator.script import render_script

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.cues import parse_cues
 from generator.fitting import TOLERANCE, LengthError, fit, length_range, seconds
+from generator.markup import parse_cues
 from generator.recipe import Settings
 from generator.spoken import spoken_length
 from generator.timeline import Timeline, build_timeline

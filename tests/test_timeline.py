@@ -3,7 +3,8 @@
 from fractions import Fraction
 
 from generator.breathing import ToneKind
-from generator.cues import Cue, parse_cues
+from generator.cues import Cue
+from generator.markup import parse_cues
 from generator.recipe import Settings
 from generator.timeline import LEAD_IN, TAIL, ClipRef, Timeline, build_timeline
 from tests.conftest import lines

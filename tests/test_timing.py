@@ -7,8 +7,8 @@ from fractions import Fraction
 
 import pytest
 
-from generator.cues import parse_cues
 from generator.errors import MarkupError
+from generator.markup import parse_cues
 from generator.recipe import Settings
 from generator.timeline import LEAD_IN, STRIKE_SPACING, TAIL, Event, Timeline, build_timeline
 from tests.conftest import lines

@@ -1,3 +1,5 @@
+"""Script markup into cues: every directive, the blocks of a hold, and mistakes named by line."""
+
 from fractions import Fraction
 
 import pytest
@@ -12,10 +14,10 @@ from generator.cues import (
     Pause,
     Speech,
     Window,
-    parse_cues,
 )
 from generator.durations import Duration
 from generator.errors import MarkupError, Source
+from generator.markup import parse_cues
 from tests.conftest import lines
 
 

@@ -1,0 +1,392 @@
+"""Stage 3: script markup becomes typed cues (``cues.py``), each remembering its source line.
+
+Markup (docs/markup.md is the reference):
+  a line of text               spoken; consecutive lines form one utterance, a blank line ends it
+  [pause 5s]                   silence; [pause 30s..3m] or [pause 1m (30s..3m)] may stretch
+  [pause 20m every 5m]         silence with interval bells ([pause 20m at 2m, 7m bell chime x2])
+  [for 4s] Breathe in          a fixed window: speech at its start, the next cue exactly 4s later
+  [bell] / [bell NAME x2]      a sound from sounds/, struck once or more; [bell none] rings nothing
+  [chapter TITLE]              a chapter starts here
+  [breathe box x6]             a breath pattern for rounds or a length: [breathe 4-7-8 for 3m]
+  [hold 8 breaths pose pigeon side left] ... [at 4 breaths] ... [at 2 breaths to go] ... [end hold]
+  {silence} in spoken text     the real length of the next silence or hold, in words
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from fractions import Fraction
+
+from generator.breathing import parse_pattern
+from generator.cues import (
+    SILENCE_TOKEN,
+    At,
+    Bell,
+    BellSchedule,
+    Breathe,
+    Chapter,
+    Cue,
+    Hold,
+    Pause,
+    Speech,
+    Window,
+    next_silence,
+)
+from generator.durations import Duration, parse_duration
+from generator.errors import MarkupError, Source
+from generator.script import ScriptLine
+
+MAX_STRIKES = 9
+
+_DIRECTIVE = re.compile(r"^\[\s*(?P<name>[A-Za-z][\w-]*)?\s*(?P<argument>[^\]]*)\](?P<rest>.*)$")
+_ELASTIC = re.compile(
+    r"^(?:(?P<nominal>[^(]+?)\s*\(\s*)?(?P<low>[^.()]+)\.\.(?P<high>[^.()]+?)\)?$"
+)
+_PAUSE = re.compile(
+    r"^(?P<length>.+?)"
+    r"(?:\s+every\s+(?P<every>.+?)|\s+at\s+(?P<at>.+?))?"
+    r"(?:\s+bell\s+(?P<bell>\S+))?(?:\s+x(?P<strikes>\d+))?$"
+)
+_BELL = re.compile(r"^(?P<bell>(?!x\d+$)[\w-]+)?\s*(?:x(?P<strikes>\d+))?$")
+_BREATHE = re.compile(
+    r"^(?P<pattern>\S+)\s+(?:x(?P<rounds>\d+)|for\s+(?P<length>.+?))"
+    r"(?P<options>(?:\s+(?:say\s+\d+|tones|count))*)$"
+)
+_HOLD = re.compile(r"^(?P<length>.+?)(?:\s+pose\s+(?P<pose>[\w-]+))?(?:\s+side\s+(?P<side>\w+))?$")
+_AT = re.compile(r"^(?P<offset>.+?)(?P<to_go>\s+to\s+go)?$")
+
+
+def _duration(argument: str, source: Source, directive: str, example: str = "5s") -> Duration:
+    try:
+        return parse_duration(argument)
+    except ValueError as error:
+        raise MarkupError(
+            f"[{directive}]: {error}", where=source, fix=f"Write it like [{directive} {example}]."
+        ) from None
+
+
+def _strikes(text: str | None, source: Source) -> int:
+    strikes = int(text) if text else 1
+    if not 1 <= strikes <= MAX_STRIKES:
+        raise MarkupError(
+            f"x{strikes}: a bell is struck 1 to {MAX_STRIKES} times",
+            where=source,
+            fix="Write x2 for a double strike, x3 for a triple.",
+        )
+    return strikes
+
+
+def _pause(argument: str, rest: str, source: Source) -> Cue:
+    _no_text_after("pause", rest, source)
+    match = _PAUSE.match(argument)
+    if match is None:
+        raise MarkupError(
+            "[pause] needs a length",
+            where=source,
+            fix="Write it like [pause 5s] or [pause 3 breaths].",
+        )
+    pause = _pause_length(match["length"], source)
+    if match["every"] or match["at"] or match["bell"] or match["strikes"]:
+        pause = _with_bells(pause, match, source)
+    return pause
+
+
+def _pause_length(text: str, source: Source) -> Pause:
+    elastic = _ELASTIC.match(text.strip())
+    if elastic is None:
+        return Pause(_duration(text, source, "pause"), source)
+    fix = "Write a stretchable pause like [pause 30s..3m] or [pause 1m (30s..3m)]."
+    low = _duration(elastic["low"], source, "pause", "30s..3m")
+    high = _duration(elastic["high"], source, "pause", "30s..3m")
+    nominal = (
+        _duration(elastic["nominal"], source, "pause", "1m (30s..3m)")
+        if elastic["nominal"]
+        else low
+    )
+    if (
+        (low.seconds and low.breaths)
+        or (bool(low.breaths) != bool(high.breaths))
+        or (bool(nominal.breaths) != bool(low.breaths))
+    ):
+        raise MarkupError(
+            f"[pause {text}]: give all its lengths in the same unit (seconds or breaths)",
+            where=source,
+            fix=fix,
+        )
+    if not low.resolve(Fraction(1)) <= nominal.resolve(Fraction(1)) <= high.resolve(Fraction(1)):
+        raise MarkupError(
+            f"[pause {text}]: the shortest must not exceed the usual length, nor that the longest",
+            where=source,
+            fix=fix,
+        )
+    return Pause(nominal, source, shortest=low, longest=high)
+
+
+def _with_bells(pause: Pause, match: re.Match[str], source: Source) -> Pause:
+    sound = match["bell"] or ""
+    _check_bell_name(sound, source)
+    every = _duration(match["every"], source, "pause", "20m every 5m") if match["every"] else None
+    if every is not None and every.resolve(Fraction(1)) <= 0:
+        raise MarkupError(
+            "[pause … every 0s]: the interval must be longer than 0",
+            where=source,
+            fix="Write it like [pause 20m every 5m].",
+        )
+    at = (
+        tuple(
+            _duration(item, source, "pause", "20m at 2m, 7m, 15m")
+            for item in re.split(r"\s*,\s*|\s+(?=\d)", match["at"].strip())
+        )
+        if match["at"]
+        else ()
+    )
+    if every is None and not at:
+        raise MarkupError(
+            "[pause … bell …]: say when the bells ring",
+            where=source,
+            fix="Write [pause 20m every 5m bell chime] or [pause 20m at 2m, 7m].",
+        )
+    schedule = BellSchedule(sound, _strikes(match["strikes"], source), every, at)
+    return Pause(pause.duration, source, pause.shortest, pause.longest, schedule)
+
+
+def _window(argument: str, rest: str, source: Source) -> Cue:
+    return Window(_duration(argument, source, "for"), _spoken(rest), source)
+
+
+def _check_bell_name(name: str, source: Source) -> None:
+    if name and not re.fullmatch(r"[\w-]+", name):
+        raise MarkupError(
+            f"[bell {name}]: a bell name is one word", where=source, fix="Write [bell bowl]."
+        )
+
+
+def _bell(argument: str, rest: str, source: Source) -> Cue:
+    _no_text_after("bell", rest, source)
+    match = _BELL.match(argument)
+    if match is None:
+        raise MarkupError(
+            f"[bell {argument}]: a bell name is one word, then an optional xN",
+            where=source,
+            fix="Write [bell bowl] or [bell bowl x3].",
+        )
+    return Bell(match["bell"] or "", source, _strikes(match["strikes"], source))
+
+
+def _chapter(argument: str, rest: str, source: Source) -> Cue:
+    _no_text_after("chapter", rest, source)
+    if not argument:
+        raise MarkupError(
+            "[chapter] needs a title", where=source, fix="Write [chapter Pigeon pose]."
+        )
+    return Chapter(argument, source)
+
+
+def _breathe(argument: str, rest: str, source: Source) -> Cue:
+    _no_text_after("breathe", rest, source)
+    fix = "Write it like [breathe box x6], [breathe 4-7-8 for 3m] or [breathe 5-5 x30 say 2 tones]."
+    match = _BREATHE.match(argument)
+    if match is None:
+        raise MarkupError(
+            f"[breathe {argument}]: needs a pattern, then xROUNDS or for LENGTH",
+            where=source,
+            fix=fix,
+        )
+    try:
+        pattern = parse_pattern(match["pattern"])
+    except ValueError as error:
+        raise MarkupError(f"[breathe]: {error}", where=source, fix=fix) from None
+    options = match["options"].split()
+    say = next((int(options[i + 1]) for i, word in enumerate(options) if word == "say"), None)
+    rounds = int(match["rounds"]) if match["rounds"] else None
+    if rounds == 0:
+        raise MarkupError("[breathe … x0]: at least one round", where=source, fix=fix)
+    length = (
+        _duration(match["length"], source, "breathe", "box for 3m") if match["length"] else None
+    )
+    return Breathe(pattern, source, rounds, length, say, "tones" in options, "count" in options)
+
+
+def _hold(argument: str, rest: str, source: Source) -> Cue:
+    _no_text_after("hold", rest, source)
+    match = _HOLD.match(argument)
+    if match is None:
+        raise MarkupError(
+            "[hold] needs a length",
+            where=source,
+            fix="Write it like [hold 8 breaths pose pigeon side left].",
+        )
+    side = (match["side"] or "").lower()
+    return Hold(
+        _duration(match["length"], source, "hold", "8 breaths"),
+        source,
+        pose=match["pose"] or "",
+        side=side,
+    )
+
+
+def _at(argument: str, rest: str, source: Source) -> Cue:
+    match = _AT.match(argument)
+    if match is None:
+        raise MarkupError(
+            "[at] needs a time", where=source, fix="Write [at 4 breaths] or [at 2 breaths to go]."
+        )
+    return At(_duration(match["offset"], source, "at", "4 breaths"), bool(match["to_go"]), source)
+
+
+DIRECTIVES: dict[str, Callable[[str, str, Source], Cue]] = {
+    "pause": _pause,
+    "for": _window,
+    "bell": _bell,
+    "chapter": _chapter,
+    "breathe": _breathe,
+    "hold": _hold,
+    "at": _at,
+}
+KNOWN = (*DIRECTIVES, "end")  # [end hold] closes a block: the parser handles it itself
+
+
+def _no_text_after(name: str, rest: str, source: Source) -> None:
+    if rest.strip():
+        raise MarkupError(
+            f"text after [{name} …]: {rest.strip()!r}",
+            where=source,
+            fix="Put the words on their own line (only [for …] and [at …] take words after them).",
+        )
+
+
+def _spoken(text: str) -> str:
+    return " ".join(text.split())
+
+
+class _Blocks:
+    """Collects cues, opening a nested list for each [hold] and closing it at [end hold]."""
+
+    def __init__(self) -> None:
+        self.top: list[Cue] = []
+        self.hold: Hold | None = None
+        self.body: list[Cue] = []
+
+    @property
+    def current(self) -> list[Cue]:
+        return self.body if self.hold is not None else self.top
+
+    def add(self, cue: Cue) -> None:
+        if isinstance(cue, Hold):
+            if self.hold is not None:
+                raise MarkupError(
+                    "a [hold] inside another [hold]",
+                    where=cue.source,
+                    fix=f"Close the hold opened at {self.hold.source} with [end hold] first.",
+                )
+            self.hold, self.body = cue, []
+            return
+        if self.hold is not None and isinstance(cue, Chapter | Breathe):
+            raise MarkupError(
+                f"[{type(cue).__name__.lower()}] inside a [hold]",
+                where=cue.source,
+                fix="Put it before the [hold] or after its [end hold].",
+            )
+        if self.hold is None and isinstance(cue, At):
+            raise MarkupError(
+                "[at …] outside a [hold]",
+                where=cue.source,
+                fix="Open a hold first: [hold 8 breaths], then [at 4 breaths] inside it.",
+            )
+        self.current.append(cue)
+
+    def end(self, argument: str, source: Source) -> None:
+        if self.hold is None or argument.lower() not in ("", "hold"):
+            raise MarkupError(
+                f"[end {argument}] without a [hold] to close".replace(" ]", "]"),
+                where=source,
+                fix="Open one with [hold 8 breaths], or remove this line.",
+            )
+        self.top.append(
+            Hold(
+                self.hold.duration,
+                self.hold.source,
+                tuple(self.body),
+                self.hold.pose,
+                self.hold.side,
+            )
+        )
+        self.hold = None
+
+    def finish(self) -> tuple[Cue, ...]:
+        if self.hold is not None:
+            raise MarkupError(
+                "this [hold] is never closed",
+                where=self.hold.source,
+                fix="Add [end hold] after its cues.",
+            )
+        return tuple(self.top)
+
+
+def parse_cues(lines: Iterable[ScriptLine]) -> tuple[Cue, ...]:
+    """Turn markup lines into cues. Raises MarkupError naming the file:line of the first problem."""
+    blocks = _Blocks()
+    words: list[str] = []
+    start: Source | None = None
+
+    def end_utterance() -> None:
+        nonlocal words, start
+        if words and start is not None:
+            blocks.add(Speech(" ".join(words), start))
+        words, start = [], None
+
+    for line in lines:
+        text = line.text.strip()
+        if not text:
+            end_utterance()
+        elif text.startswith("["):
+            end_utterance()
+            name, argument, rest = _directive(text, line.source)
+            if name == "end":
+                blocks.end(argument, line.source)
+                continue
+            blocks.add(DIRECTIVES[name](argument, rest, line.source))
+            if name == "at" and rest.strip():
+                blocks.add(Speech(_spoken(rest), line.source))
+        else:
+            start = start or line.source
+            words.append(_spoken(text))
+    end_utterance()
+    cues = blocks.finish()
+    _check_announcements(cues)
+    return cues
+
+
+def _directive(text: str, source: Source) -> tuple[str, str, str]:
+    match = _DIRECTIVE.match(text)
+    known = ", ".join(f"[{name}]" for name in KNOWN)
+    if match is None:
+        raise MarkupError(
+            f"unclosed bracket in {text!r}",
+            where=source,
+            fix=f"Close it with ]; directives: {known}.",
+        )
+    name = (match["name"] or "").lower()
+    if name not in KNOWN:
+        raise MarkupError(
+            f"unknown directive [{match['name'] or ''}{' ' if match['argument'] else ''}"
+            f"{match['argument'].strip()}]",
+            where=source,
+            fix=f"Known directives: {known}.",
+        )
+    return name, match["argument"].strip(), match["rest"]
+
+
+def _check_announcements(cues: Sequence[Cue], inside: bool = False) -> None:
+    for index, cue in enumerate(cues):
+        if isinstance(cue, Hold):
+            _check_announcements(cue.body, inside=True)
+        text = cue.text if isinstance(cue, Speech | Window) else ""
+        if SILENCE_TOKEN in text and next_silence(cues[index + 1 :]) is None:
+            raise MarkupError(
+                f"{SILENCE_TOKEN} but no [pause] or [hold] follows"
+                + (" inside this hold" if inside else ""),
+                where=cue.source,
+                fix=f"{SILENCE_TOKEN} speaks the length of the next silence: add one after it.",
+            )
