@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from fractions import Fraction
 
 from generator.breathing import parse_pattern
@@ -297,21 +298,19 @@ class _Blocks:
         self.current.append(cue)
 
     def end(self, argument: str, source: Source) -> None:
-        if self.hold is None or argument.lower() not in ("", "hold"):
+        if argument.lower() not in ("", "hold"):
             raise MarkupError(
-                f"[end {argument}] without a [hold] to close".replace(" ]", "]"),
+                f"[end {argument}]: only a hold can be ended",
+                where=source,
+                fix="Write [end hold].",
+            )
+        if self.hold is None:
+            raise MarkupError(
+                "[end hold] without a [hold] to close",
                 where=source,
                 fix="Open one with [hold 8 breaths], or remove this line.",
             )
-        self.top.append(
-            Hold(
-                self.hold.duration,
-                self.hold.source,
-                tuple(self.body),
-                self.hold.pose,
-                self.hold.side,
-            )
-        )
+        self.top.append(replace(self.hold, body=tuple(self.body)))
         self.hold = None
 
     def finish(self) -> tuple[Cue, ...]:

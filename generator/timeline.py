@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal, Protocol
 
@@ -456,8 +456,6 @@ class _Placer:
             for (name, start, source), end in zip(self.chapter_starts, ends, strict=False)
         )
         events = tuple(sorted(self.events, key=lambda event: event.start))
-        if not self.stereo:
-            events = tuple(replace(event, pan=0.0) for event in events)
         return Timeline(
             title,
             self.rate,
@@ -486,10 +484,8 @@ def _bell_times(
 ) -> list[Fraction]:
     if schedule.every is not None:
         step = schedule.every.resolve(breath)
-        count = math.ceil((seconds - LAST_INTERVAL_BELL) / step)
-        return [
-            step * k for k in range(1, max(count, 1)) if step * k < seconds - LAST_INTERVAL_BELL
-        ]
+        last = math.ceil((seconds - LAST_INTERVAL_BELL) / step)  # k * step must stay below it
+        return [step * k for k in range(1, max(last, 1))]
     times = [time.resolve(breath) for time in schedule.at]
     for time in times:
         if time > seconds:

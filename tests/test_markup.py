@@ -173,6 +173,7 @@ def test_a_hold_collects_its_cues_and_marks() -> None:
     ("markup", "message", "line"),
     [
         ("[hold 1m]\n[hold 1m]\n[end hold]", "inside another", 2),
+        ("[hold 1m]\n[end breathe]\n", "only a hold can be ended", 2),
         ("[hold 1m]\n[chapter X]\n[end hold]", "inside a \\[hold\\]", 2),
         ("[hold 1m]\n[breathe box x2]\n[end hold]", "inside a \\[hold\\]", 2),
         ("[hold 1m]\nGo for {silence}.\n[end hold]\n[pause 5s]", "inside this hold", 2),
