@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint system-deps sounds bench clean
+.PHONY: demo test lint system-deps sounds bench bench-voices clean
 
 demo: $(STAMP)
 	$(BIN)/stillpoint render hip-release -o output/hip-release.mp3
@@ -23,7 +23,7 @@ system-deps:
 $(STAMP): pyproject.toml tools/install-system-deps.sh
 	@bash tools/install-system-deps.sh
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,piper]'
 	touch $@
 
 # Remake the synthesised bells in sounds/ (they are committed; run after editing the script).
@@ -33,6 +33,10 @@ sounds: $(STAMP)
 # Render time and peak memory against session length (see README, "Performance").
 bench: $(STAMP)
 	$(BIN)/python tools/bench_render.py
+
+# Word error rate (pocketsphinx) and speed of every installed English voice (see README, "Voices").
+bench-voices: $(STAMP)
+	$(BIN)/python tools/bench_voices.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache

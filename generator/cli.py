@@ -27,8 +27,9 @@ from generator.session import (
     render,
     target_seconds,
 )
-from generator.speech import ClipCache, default_cache_dir, start_engine
+from generator.speech import ClipCache, default_cache_dir
 from generator.timeline import format_clock_ms
+from generator.voices import auto_voice, installed_engines, start_engine
 
 TIMER_SESSION = "timer"  # the built-in session behind `stillpoint timer`
 
@@ -95,6 +96,13 @@ WarmupOption = Annotated[
     str | None,
     typer.Option("--warmup", help="Silence before the first cue (10s).", show_default=False),
 ]
+VoiceOption = Annotated[
+    str | None,
+    typer.Option(
+        help="A voice id from `stillpoint voices` (piper:joe, pyttsx3:gmw/en-us), or auto."
+    ),
+]
+RateOption = Annotated[int | None, typer.Option(help="Speaking rate in words per minute.")]
 OutputOption = Annotated[
     Path | None,
     typer.Option("-o", "--output", help="The MP3 to write [default: output/SESSION.mp3]."),
@@ -171,6 +179,8 @@ def list_sessions(scripts: ScriptsOption = None) -> None:
 def script(
     session: Session,
     minutes: MinutesOption = None,
+    voice: VoiceOption = None,
+    rate: RateOption = None,
     breath: BreathOption = None,
     bell: BellOption = None,
     warmup: WarmupOption = None,
@@ -182,14 +192,14 @@ def script(
     Makes no audio: speech lengths are estimated from the words, so rendered times differ a little.
     """
     library = _library(scripts)
-    overrides = _overrides(set_, breath=breath, bell=bell, warmup=warmup)
+    overrides = _overrides(set_, voice=voice, rate=rate, breath=breath, bell=bell, warmup=warmup)
     prepared = prepare(session, library, overrides)
     timeline = estimate(prepared, library, target_seconds(minutes))
     _warn(timeline.warnings)
     settings = prepared.settings
     typer.echo(
-        f"{prepared.recipe.title} (speech lengths estimated at {settings.rate} words a minute; "
-        f"one breath = {format_seconds(settings.breath)})"
+        f"{prepared.recipe.title} (voice {settings.voice}; speech lengths estimated at "
+        f"{settings.rate} words a minute; one breath = {format_seconds(settings.breath)})"
     )
     for line in plan_lines(timeline):
         typer.echo(line)
@@ -200,10 +210,8 @@ def render_command(
     session: Session,
     output: OutputOption = None,
     minutes: MinutesOption = None,
-    voice: Annotated[
-        str | None, typer.Option(help="A voice id from `stillpoint voices`, or auto.")
-    ] = None,
-    rate: Annotated[int | None, typer.Option(help="Speaking rate in words per minute.")] = None,
+    voice: VoiceOption = None,
+    rate: RateOption = None,
     breath: BreathOption = None,
     bell: BellOption = None,
     warmup: WarmupOption = None,
@@ -262,12 +270,19 @@ def _render(
 
 @app.command()
 def voices() -> None:
-    """List the voices you can pass to --voice; * marks the default (auto)."""
-    engine = start_engine()
-    default = engine.default_voice()
-    for info in engine.voices():
+    """List the voices for --voice and [voice]: engine, id, language; * marks the default (auto).
+
+    A local piper model works too, by path: --voice piper:/path/to/voice.onnx.
+    """
+    default = auto_voice()
+    found = [info for name in installed_engines() for info in start_engine(name).voices()]
+    typer.echo(f"  {'engine':<8} {'id':<36} {'language':<12} name")
+    for info in found:
         mark = "*" if info.id == default else " "
-        typer.echo(f"{mark} {info.id:<32} {', '.join(info.languages):<16} {info.name}")
+        languages = ", ".join(info.languages)
+        typer.echo(f"{mark} {info.engine:<8} {info.id:<36} {languages:<12} {info.name}")
+    if "piper" not in installed_engines():
+        typer.echo("(the natural piper voice is not installed: pip install 'stillpoint[piper]')")
 
 
 class _Progress:

@@ -6,8 +6,8 @@ cues inside it, so code that needs every cue uses ``walk``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from generator.breathing import Pattern
@@ -21,6 +21,24 @@ NO_BELL = "none"
 @dataclass(frozen=True)
 class Speech:
     text: str
+    source: Source
+    rate: int | None = None  # [say 110]: this utterance at this rate
+    pace: Fraction = Fraction(1)  # [say slowly]: this utterance at a share of the current rate
+
+
+@dataclass(frozen=True)
+class VoiceChange:
+    """[voice ID]: speech from here on in this voice; DEFAULT goes back to the session's."""
+
+    voice: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class RateChange:
+    """[rate WPM]: speech from here on at this rate; None goes back to the session's."""
+
+    rate: int | None
     source: Source
 
 
@@ -121,7 +139,8 @@ class Hold:
     side: str = ""
 
 
-Cue = Speech | Pause | Window | Bell | Chapter | Breathe | At | Hold
+Cue = Speech | Pause | Window | Bell | Chapter | Breathe | At | Hold | VoiceChange | RateChange
+DEFAULT = "default"  # [voice default], [rate default]
 
 
 def walk(cues: Sequence[Cue]) -> Iterator[Cue]:
@@ -130,6 +149,16 @@ def walk(cues: Sequence[Cue]) -> Iterator[Cue]:
         yield cue
         if isinstance(cue, Hold):
             yield from walk(cue.body)
+
+
+def map_cues(cues: Sequence[Cue], change: Callable[[Cue], Cue]) -> tuple[Cue, ...]:
+    """The cues with ``change`` applied to each, inside holds too."""
+    changed = []
+    for cue in cues:
+        if isinstance(cue, Hold):
+            cue = replace(cue, body=map_cues(cue.body, change))
+        changed.append(change(cue))
+    return tuple(changed)
 
 
 def next_silence(following: Sequence[Cue]) -> Pause | Hold | None:

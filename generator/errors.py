@@ -52,6 +52,10 @@ class MarkupError(StillpointError):
     """A line of script markup is not understood."""
 
 
+class LexiconError(StillpointError):
+    """A pronunciation lexicon cannot be read or has a wrong entry."""
+
+
 class SessionNotFoundError(StillpointError):
     """The SESSION argument names no built-in session, user session or file."""
 

@@ -85,7 +85,9 @@ def timeline_json(timeline: Timeline) -> str:
             "end": seconds(event.end),
         }
         if event.kind == "speech":
-            entry["text"] = event.text
+            entry.update(text=event.text, voice=event.voice, rate=event.rate)
+            if event.spoken:
+                entry["spoken"] = event.spoken
         if event.kind in ("bell", "tone"):
             entry["sound"] = event.sound
         if event.detail:

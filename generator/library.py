@@ -13,6 +13,7 @@ from generator.errors import EnvironmentProblem, SessionNotFoundError
 
 SCRIPT_SUFFIXES = (".toml", ".j2", ".txt")
 SOUND_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+LEXICON = "lexicon.toml"
 
 
 def builtin_root() -> Path:
@@ -56,6 +57,12 @@ class Library:
     @property
     def sound_dirs(self) -> tuple[Path, ...]:
         return (*(folder / "sounds" for folder in self.user_dirs), builtin_root() / "sounds")
+
+    @property
+    def lexicon_files(self) -> tuple[Path, ...]:
+        """Pronunciation lexicons, built-in first: a user's entries win."""
+        roots = reversed(self.script_roots)
+        return tuple(root / LEXICON for root in roots if (root / LEXICON).is_file())
 
     def sessions(self) -> dict[str, Path]:
         """Every session recipe by name; a user's recipe hides a built-in of the same name."""

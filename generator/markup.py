@@ -21,6 +21,7 @@ from fractions import Fraction
 
 from generator.breathing import parse_pattern
 from generator.cues import (
+    DEFAULT,
     SILENCE_TOKEN,
     At,
     Bell,
@@ -30,12 +31,15 @@ from generator.cues import (
     Cue,
     Hold,
     Pause,
+    RateChange,
     Speech,
+    VoiceChange,
     Window,
     next_silence,
 )
 from generator.durations import Duration, parse_duration
 from generator.errors import MarkupError, Source
+from generator.recipe import RATE_RANGE
 from generator.script import ScriptLine
 
 MAX_STRIKES = 9
@@ -236,6 +240,52 @@ def _at(argument: str, rest: str, source: Source) -> Cue:
     return At(_duration(match["offset"], source, "at", "4 breaths"), bool(match["to_go"]), source)
 
 
+def _voice(argument: str, rest: str, source: Source) -> Cue:
+    _no_text_after("voice", rest, source)
+    if not argument or " " in argument.strip():
+        raise MarkupError(
+            "[voice] needs one voice id",
+            where=source,
+            fix="Write [voice piper:joe] or [voice default]; `stillpoint voices` lists the ids.",
+        )
+    return VoiceChange(argument.strip(), source)
+
+
+def _rate_value(argument: str, source: Source, directive: str) -> int:
+    if not argument.isdigit() or not RATE_RANGE[0] <= int(argument) <= RATE_RANGE[1]:
+        raise MarkupError(
+            f"[{directive} {argument}]: a rate is words per minute, "
+            f"{RATE_RANGE[0]} to {RATE_RANGE[1]}",
+            where=source,
+            fix=f"Write it like [{directive} 120].",
+        )
+    return int(argument)
+
+
+def _rate(argument: str, rest: str, source: Source) -> Cue:
+    _no_text_after("rate", rest, source)
+    if argument.lower() == DEFAULT:
+        return RateChange(None, source)
+    return RateChange(_rate_value(argument, source, "rate"), source)
+
+
+PACES = {"slowly": Fraction(4, 5), "quickly": Fraction(5, 4)}
+
+
+def _say(argument: str, rest: str, source: Source) -> Cue:
+    """[say slowly|quickly|WPM] words: one utterance (to the next blank line) at another pace."""
+    how = argument.lower()
+    if how in PACES:
+        return Speech(_spoken(rest), source, pace=PACES[how])
+    if how.isdigit():
+        return Speech(_spoken(rest), source, rate=_rate_value(how, source, "say"))
+    raise MarkupError(
+        f"[say {argument}]: say how",
+        where=source,
+        fix="Write [say slowly], [say quickly] or [say 110] (words per minute) before the words.",
+    )
+
+
 DIRECTIVES: dict[str, Callable[[str, str, Source], Cue]] = {
     "pause": _pause,
     "for": _window,
@@ -244,6 +294,9 @@ DIRECTIVES: dict[str, Callable[[str, str, Source], Cue]] = {
     "breathe": _breathe,
     "hold": _hold,
     "at": _at,
+    "voice": _voice,
+    "rate": _rate,
+    "say": _say,
 }
 KNOWN = (*DIRECTIVES, "end")  # [end hold] closes a block: the parser handles it itself
 
@@ -328,12 +381,13 @@ def parse_cues(lines: Iterable[ScriptLine]) -> tuple[Cue, ...]:
     blocks = _Blocks()
     words: list[str] = []
     start: Source | None = None
+    manner = Speech("", Source("", 0))  # how the utterance being gathered is said ([say])
 
     def end_utterance() -> None:
-        nonlocal words, start
+        nonlocal words, start, manner
         if words and start is not None:
-            blocks.add(Speech(" ".join(words), start))
-        words, start = [], None
+            blocks.add(replace(manner, text=" ".join(words), source=start))
+        words, start, manner = [], None, Speech("", Source("", 0))
 
     for line in lines:
         text = line.text.strip()
@@ -345,7 +399,12 @@ def parse_cues(lines: Iterable[ScriptLine]) -> tuple[Cue, ...]:
             if name == "end":
                 blocks.end(argument, line.source)
                 continue
-            blocks.add(DIRECTIVES[name](argument, rest, line.source))
+            cue = DIRECTIVES[name](argument, rest, line.source)
+            if isinstance(cue, Speech):  # [say …]: its words go on until a blank line
+                manner, start = cue, line.source if cue.text else None
+                words = [cue.text] if cue.text else []
+                continue
+            blocks.add(cue)
             if name == "at" and rest.strip():
                 blocks.add(Speech(_spoken(rest), line.source))
         else:

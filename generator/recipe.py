@@ -23,6 +23,7 @@ BREATH_RANGE = (Fraction(2), Fraction(60))
 GAP_RANGE = (Fraction(0), Fraction(30))
 WARMUP_RANGE = (Fraction(0), Fraction(600))
 PAN_RANGE = (Fraction(0), Fraction(1))
+VOLUME_RANGE = (Fraction(1, 20), Fraction(1))
 RECIPE_KEYS = ("title", "description", "settings", "part")
 
 Locate = Callable[[str], Source | str]  # finds where a key was written, for error messages
@@ -61,11 +62,13 @@ class Settings:
         0
     )  # silence before the first cue: time to settle after pressing play
     side_pan: Fraction = Fraction(0)  # 0: mono; up to 1: a two-sided hold's cues come from its side
+    volume: Fraction = Fraction(1)  # of the voice, on every engine alike (a gain on its clips)
 
     def __post_init__(self) -> None:
         for name in ("breath", "gap", "warmup"):
             object.__setattr__(self, name, _seconds(getattr(self, name), name))
-        object.__setattr__(self, "side_pan", _fraction(self.side_pan, "side_pan"))
+        for name in ("side_pan", "volume"):
+            object.__setattr__(self, name, _fraction(getattr(self, name), name))
         if isinstance(self.rate, bool) or not isinstance(self.rate, int):
             raise ValueError(f"rate must be a whole number of words per minute, not {self.rate!r}")
         _check_range("rate", self.rate, RATE_RANGE, " words per minute")
@@ -73,6 +76,7 @@ class Settings:
         _check_range("gap", self.gap, GAP_RANGE, "s")
         _check_range("warmup", self.warmup, WARMUP_RANGE, "s")
         _check_range("side_pan", self.side_pan, PAN_RANGE, "")
+        _check_range("volume", self.volume, VOLUME_RANGE, "")
         for name in ("voice", "bell"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():

@@ -7,7 +7,7 @@ Each function here hands one stage's output to the next; no stage reaches back. 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,19 +16,21 @@ import numpy as np
 from generator import __version__
 from generator.audio import SAMPLE_RATE, Samples, db_to_gain, frozen, load_sound
 from generator.breathing import ToneKind
-from generator.cues import NO_BELL, Bell, Cue, Pause, walk
+from generator.cues import DEFAULT, NO_BELL, Bell, Cue, Pause, VoiceChange, map_cues, walk
 from generator.durations import MAX_SECONDS
-from generator.errors import MarkupError, OutputError, SettingsError, Source
+from generator.errors import MarkupError, OutputError, SettingsError, Source, StillpointError
 from generator.export import encode_mp3, ffmpeg_path, staged, timeline_json, webvtt
 from generator.fitting import TimelineAt, fit, length_range
+from generator.lexicon import Lexicon, load_lexicons
 from generator.library import Library
 from generator.markup import parse_cues
 from generator.mix import BLOCK_SECONDS, mix_blocks, mix_gain
 from generator.recipe import Recipe, Settings, apply_overrides, load_recipe
 from generator.script import render_script
-from generator.speech import ClipCache, SpeechRequest, resolve_voice, start_engine, synthesize_all
+from generator.speech import ClipCache, SpeechRequest, synthesize_all
 from generator.timeline import ClipRef, ClipSource, Timeline, build_timeline
 from generator.tones import breath_tone, tone_id
+from generator.voices import installed_engines, resolve_voice
 
 # Bells are levelled by their energy (RMS over the whole sound), not their peak, so a bright
 # chime and a low bowl sound about as loud. Rendered and measured with ffmpeg's ebur128: bowl
@@ -49,6 +51,7 @@ class Prepared:
 
     recipe: Recipe
     cues: tuple[Cue, ...]
+    lexicons: Mapping[str, Lexicon] = field(default_factory=dict)  # engine -> its lexicon
 
     @property
     def settings(self) -> Settings:
@@ -77,7 +80,35 @@ def prepare(session: str, library: Library, overrides: Mapping[str, str] | None 
             fix=f"Settings: {', '.join(Settings.names())}; this session's variables: "
             f"{', '.join(sorted(script.variables)) or 'none'}.",
         )
-    return Prepared(recipe, parse_cues(script.lines))
+    cues = parse_cues(script.lines)
+    recipe, cues = _with_voices(recipe, cues)
+    lexicons = load_lexicons(library.lexicon_files, installed_engines())
+    return Prepared(recipe, cues, lexicons)
+
+
+def _with_voices(recipe: Recipe, cues: tuple[Cue, ...]) -> tuple[Recipe, tuple[Cue, ...]]:
+    """The session's voice and every [voice] resolved to a full ENGINE:NAME id, or an error."""
+    settings = replace(recipe.settings, voice=resolve_voice(recipe.settings.voice))
+
+    def resolved(cue: Cue) -> Cue:
+        if not isinstance(cue, VoiceChange) or cue.voice.lower() == DEFAULT:
+            return cue
+        try:
+            return replace(cue, voice=resolve_voice(cue.voice))
+        except StillpointError as error:  # unknown voice, or the piper extra missing
+            raise MarkupError(error.what, where=cue.source, fix=error.fix) from None
+
+    return replace(recipe, settings=settings), map_cues(cues, resolved)
+
+
+def speech_request(
+    text: str, voice: str, rate: int, lexicons: Mapping[str, Lexicon]
+) -> SpeechRequest:
+    """What the engine is asked to say: the text as its lexicon respells it."""
+    engine = voice.split(":", 1)[0]
+    lexicon = lexicons.get(engine)
+    spoken = lexicon.respell(text) if lexicon else text
+    return SpeechRequest(engine, voice, rate, spoken)
 
 
 def target_seconds(minutes: float | None) -> Fraction | None:
@@ -140,17 +171,14 @@ def _levelled(sound: Samples) -> Samples:
 class _EstimatedClips:
     """Clip lengths without audio: speech estimated from its words, bells and tones exact."""
 
-    def __init__(self, rate: int, bells: Mapping[str, Samples]) -> None:
-        self.rate = rate
+    def __init__(self, bells: Mapping[str, Samples]) -> None:
         self.bells = bells
 
-    def speech(self, text: str) -> ClipRef:
+    def speech(self, text: str, voice: str, rate: int) -> ClipRef:
         words = len(text.split())
         sentences = max(1, sum(text.count(mark) for mark in ".?!"))
-        seconds = (
-            words * ESTIMATE_WORD_FACTOR * 60 / self.rate + sentences * ESTIMATE_PAUSE_PER_SENTENCE
-        )
-        return ClipRef(f"estimate:{text}", round(seconds * SAMPLE_RATE))
+        seconds = words * ESTIMATE_WORD_FACTOR * 60 / rate + sentences * ESTIMATE_PAUSE_PER_SENTENCE
+        return ClipRef(f"estimate:{voice}:{rate}:{text}", round(seconds * SAMPLE_RATE))
 
     def bell(self, name: str) -> ClipRef:
         return ClipRef(_bell_id(name), self.bells[name].size)
@@ -170,44 +198,46 @@ def _timelines(prepared: Prepared, clips: ClipSource) -> TimelineAt:
 
 def estimate(prepared: Prepared, library: Library, target: Fraction | None = None) -> Timeline:
     """The session's timeline with speech lengths estimated from word counts: no audio is made."""
-    clips = _EstimatedClips(prepared.settings.rate, bells_used(prepared, library))
-    timeline_at = _timelines(prepared, clips)
+    timeline_at = _timelines(prepared, _EstimatedClips(bells_used(prepared, library)))
     return fit(timeline_at, target) if target is not None else timeline_at(Fraction(0))
 
 
 def estimated_range(prepared: Prepared, library: Library) -> tuple[Fraction, Fraction]:
     """The shortest and longest the session can be made with --minutes (estimated)."""
-    clips = _EstimatedClips(prepared.settings.rate, bells_used(prepared, library))
-    return length_range(_timelines(prepared, clips))
+    return length_range(_timelines(prepared, _EstimatedClips(bells_used(prepared, library))))
 
 
 class _RenderClips:
     """Real audio: bells, tones made on demand, speech from the cache or synthesised in batches.
 
-    A text the timeline asks for that has no clip yet (an announcement whose words changed with
-    the stretch) is noted and given an estimated length; ``complete`` synthesises the noted ones.
+    Speech the timeline asks for that has no clip yet (at first all of it; later an announcement
+    whose words changed with the stretch) is noted and given an estimated length; ``complete``
+    synthesises what was noted, all at once and in parallel.
     """
 
     def __init__(
-        self, prepared: Prepared, bells: Mapping[str, Samples], cache: ClipCache, report: Progress
+        self,
+        prepared: Prepared,
+        bells: Mapping[str, Samples],
+        cache: ClipCache,
+        report: Progress,
     ) -> None:
-        self.engine = start_engine()
-        self.voice = resolve_voice(self.engine, prepared.settings.voice)
-        self.rate = prepared.settings.rate
+        self.lexicons = prepared.lexicons
+        self.volume = float(prepared.settings.volume)
         self.cache = cache
         self.report = report
-        self.estimated = _EstimatedClips(self.rate, bells)
+        self.estimated = _EstimatedClips(bells)
         self.audio: dict[str, Samples] = {_bell_id(name): sound for name, sound in bells.items()}
-        self.spoken: dict[str, str] = {}  # text -> the key of its clip in audio
-        self.missing: dict[str, None] = {}
+        self.requests: dict[tuple[str, str, int], SpeechRequest] = {}  # what has a clip
+        self.missing: dict[SpeechRequest, tuple[str, str, int]] = {}
         self.made = 0
 
-    def speech(self, text: str) -> ClipRef:
-        key = self.spoken.get(text)
-        if key is None:
-            self.missing[text] = None
-            return self.estimated.speech(text)
-        return ClipRef(key, self.audio[key].size)
+    def speech(self, text: str, voice: str, rate: int) -> ClipRef:
+        request = self.requests.get((text, voice, rate))
+        if request is None:
+            self.missing[speech_request(text, voice, rate, self.lexicons)] = (text, voice, rate)
+            return self.estimated.speech(text, voice, rate)
+        return ClipRef(request.key, self.audio[request.key].size, request.text)
 
     def bell(self, name: str) -> ClipRef:
         return ClipRef(_bell_id(name), self.audio[_bell_id(name)].size)
@@ -219,23 +249,21 @@ class _RenderClips:
         return ClipRef(key, samples)
 
     def complete(self) -> bool:
-        """Synthesise the texts asked for since the last call; False when there were none."""
+        """Synthesise the speech asked for since the last call; False when there was none."""
         if not self.missing:
             return False
-        requests = [
-            SpeechRequest(self.engine.name, self.voice, self.rate, text) for text in self.missing
-        ]
-        self.missing = {}
-        total = self.made + len(requests)
+        missing, self.missing = self.missing, {}
+        total = self.made + len(missing)
 
         def clip_done(count: int) -> None:
             self.made += count
             self.report("Speaking", self.made, total)
 
-        clips = synthesize_all(requests, self.cache, on_clip=clip_done)
-        for request in requests:
-            self.audio[request.key] = clips[request]
-            self.spoken[request.text] = request.key
+        clips = synthesize_all(missing, self.cache, on_clip=clip_done)
+        for request, said in missing.items():
+            clip = clips[request]
+            self.audio[request.key] = frozen(clip * self.volume) if self.volume != 1 else clip
+            self.requests[said] = request
         return True
 
 

@@ -1,27 +1,23 @@
 """Stage 4: every distinct utterance becomes one speech clip, synthesised once and cached.
 
-The voice layer is an interface (``SpeechEngine``) so a neural engine can join pyttsx3 later.
-pyttsx3 drives eSpeak NG, which is not thread-safe and hangs if forked after start-up, so clips
-are made in worker processes created with the ``spawn`` method, one engine per worker.
+The engines live in ``voices.py``. eSpeak NG (under pyttsx3) is not thread-safe and hangs if
+forked after start-up, and piper's model is best loaded once per process, so clips are made in
+worker processes created with the ``spawn`` method; each worker starts an engine the first time
+a request needs it and keeps it. Clips are trimmed and resampled to the session rate once, here.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as futures
-import contextlib
 import hashlib
-import io
 import json
 import multiprocessing
 import os
 import sys
-import tempfile
-import threading
 import wave
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 import platformdirs
 
@@ -34,17 +30,10 @@ from generator.audio import (
     trim_silence,
     write_wav,
 )
-from generator.errors import EnvironmentProblem, SettingsError, SynthesisError
+from generator.errors import SynthesisError
+from generator.voices import CLIP_TIMEOUT, SpeechEngine, start_engine
 
-CLIP_FORMAT = 1  # bump when the way clips are made changes, so old cache entries are not reused
-CLIP_TIMEOUT = 60.0  # seconds for one clip; eSpeak takes milliseconds, so this means it hung
-
-
-@dataclass(frozen=True)
-class VoiceInfo:
-    id: str  # ENGINE:NAME, what --voice takes
-    name: str
-    languages: tuple[str, ...]
+CLIP_FORMAT = 2  # bump when the way clips are made changes, so old cache entries are not reused
 
 
 @dataclass(frozen=True)
@@ -60,87 +49,6 @@ class SpeechRequest:
     def key(self) -> str:
         fields = [CLIP_FORMAT, SAMPLE_RATE, self.engine, self.voice, self.rate, self.text]
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
-
-
-class SpeechEngine(Protocol):
-    name: str
-
-    def voices(self) -> list[VoiceInfo]: ...
-
-    def default_voice(self) -> str: ...
-
-    def synthesize(self, text: str, voice: str, rate: int, path: Path) -> None:
-        """Write the utterance as a WAV file at path."""
-
-
-class Pyttsx3Engine:
-    """System voices through pyttsx3 (eSpeak NG on Linux)."""
-
-    name = "pyttsx3"
-    preferred = ("gmw/en-us", "en-us", "gmw/en", "en")  # a clear English voice when asked for auto
-
-    def __init__(self) -> None:
-        try:
-            import pyttsx3
-        except ImportError as error:  # a dependency: only a broken install lacks it
-            raise EnvironmentProblem(
-                f"pyttsx3 is not installed ({error})", fix="Reinstall stillpoint."
-            ) from None
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                self._engine: Any = pyttsx3.init()  # keep the reference: pyttsx3 caches weakly
-        except (RuntimeError, OSError) as error:
-            raise EnvironmentProblem(
-                f"the speech engine cannot start ({error})",
-                fix="Install eSpeak NG: sudo apt-get install espeak-ng",
-            ) from None
-        self._finished = threading.Event()
-        self._engine.connect("finished-utterance", lambda name, completed: self._finished.set())
-
-    def voices(self) -> list[VoiceInfo]:
-        return [
-            VoiceInfo(f"{self.name}:{voice.id}", voice.name, tuple(voice.languages or ()))
-            for voice in self._engine.getProperty("voices")
-        ]
-
-    def default_voice(self) -> str:
-        names = {info.id.split(":", 1)[1].lower(): info.id for info in self.voices()}
-        for wanted in self.preferred:
-            if wanted in names:
-                return names[wanted]
-        return f"{self.name}:{self._engine.getProperty('voice')}"
-
-    def synthesize(self, text: str, voice: str, rate: int, path: Path) -> None:
-        self._finished.clear()
-        self._engine.setProperty("voice", voice.split(":", 1)[1])
-        self._engine.setProperty("rate", rate)
-        with contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 2.99 prints "Audio saved to"
-            self._engine.save_to_file(text, str(path))  # one clip per runAndWait: it keeps one
-            self._engine.runAndWait()
-        # runAndWait can return before eSpeak's thread has finished writing the file.
-        if not self._finished.wait(CLIP_TIMEOUT):
-            raise RuntimeError("eSpeak did not finish the utterance")
-
-
-ENGINES: dict[str, Callable[[], SpeechEngine]] = {"pyttsx3": Pyttsx3Engine}
-
-
-def resolve_voice(engine: SpeechEngine, requested: str) -> str:
-    """Turn --voice (auto, ENGINE:NAME or a bare NAME) into the engine's full voice id."""
-    if requested == "auto":
-        return engine.default_voice()
-    available = {info.id.lower(): info.id for info in engine.voices()}
-    wanted = requested if ":" in requested else f"{engine.name}:{requested}"
-    if wanted.lower() in available:
-        return available[wanted.lower()]
-    raise SettingsError(
-        f"unknown voice {requested!r}",
-        fix="Run `stillpoint voices` for the ids you can pass to --voice.",
-    )
-
-
-def start_engine(name: str = "pyttsx3") -> SpeechEngine:
-    return ENGINES[name]()
 
 
 def default_cache_dir() -> Path:
@@ -263,11 +171,8 @@ def _clip_in_worker(request: SpeechRequest, cache_root: Path) -> str:
 
 
 def _synthesize_once(engine: SpeechEngine, request: SpeechRequest) -> tuple[Samples, int]:
-    with tempfile.TemporaryDirectory(prefix="stillpoint-") as folder:
-        raw = Path(folder) / "clip.wav"
-        engine.synthesize(request.text, request.voice, request.rate, raw)
-        try:
-            samples, rate = read_wav(raw)
-        except (OSError, EOFError, ValueError, wave.Error):
-            return frozen([]), SAMPLE_RATE
+    try:
+        samples, rate = engine.synthesize(request.text, request.voice, request.rate)
+    except (OSError, EOFError, ValueError, wave.Error):  # an empty or torn file from eSpeak
+        return frozen([]), SAMPLE_RATE
     return trim_silence(samples), rate

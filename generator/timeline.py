@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 
 from generator.breathing import Phase, ToneKind
 from generator.cues import (
+    DEFAULT,
     NO_BELL,
     SILENCE_TOKEN,
     At,
@@ -26,7 +27,9 @@ from generator.cues import (
     Cue,
     Hold,
     Pause,
+    RateChange,
     Speech,
+    VoiceChange,
     Window,
     next_silence,
 )
@@ -51,12 +54,13 @@ class ClipRef:
 
     id: str
     samples: int
+    spoken: str = ""  # the words the engine was given, when a lexicon respelled them
 
 
 class ClipSource(Protocol):
     """Where the timeline gets the length (and the mixer's id) of each sound it places."""
 
-    def speech(self, text: str) -> ClipRef: ...
+    def speech(self, text: str, voice: str, rate: int) -> ClipRef: ...
 
     def bell(self, name: str) -> ClipRef: ...
 
@@ -78,6 +82,9 @@ class Event:
     side: str = ""  # in a two-sided hold: left or right
     pose: str = ""
     pan: float = 0.0  # -1 left … 1 right (stereo output only)
+    voice: str = ""  # speech: the voice id and rate it was made with
+    rate: int = 0
+    spoken: str = ""  # speech: what the engine said, when a lexicon changed the words
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,7 @@ class _Placer:
     ) -> None:
         self.settings = settings
         self.clips = clips
-        self.rate = sample_rate
+        self.sample_rate = sample_rate
         self.stretch = stretch
         self.now = LEAD_IN  # exact running time in seconds
         self.events: list[Event] = []
@@ -178,18 +185,34 @@ class _Placer:
         self.context = _Context()
         self.side_lengths: dict[str, tuple[int, Source]] = {}  # pose -> samples of a side
         self.stereo = False
+        self.voice = settings.voice  # [voice] and [rate] change these from their cue on
+        self.speaking_rate = settings.rate
 
     def sample(self, seconds: Fraction) -> int:
-        return round(seconds * self.rate)
+        return round(seconds * self.sample_rate)
 
     def add(
-        self, kind: EventKind, start: int, end: int, source: Source | None, **fields: str
+        self,
+        kind: EventKind,
+        start: int,
+        end: int,
+        source: Source | None,
+        *,
+        text: str = "",
+        sound: str = "",
+        clip: ClipRef | None = None,
+        detail: str = "",
+        rate: int = 0,
     ) -> Event:
+        """Record an event, with what the current context (breath phase, hold) adds to it."""
         context = self.context
         event = Event(
-            kind, start, end, source, **fields,
+            kind, start, end, source, text=text, sound=sound,
+            clip=clip.id if clip else "", detail=detail,
             phase=context.phase, round=context.round, side=context.side, pose=context.pose,
             pan=context.pan,
+            voice=self.voice if rate else "", rate=rate,
+            spoken=clip.spoken if clip and clip.spoken != text else "",
         )  # fmt: skip
         self.events.append(event)
         return event
@@ -225,16 +248,29 @@ class _Placer:
                 self._breathe(cue)
             case Hold():
                 self._hold(cue)
+            case VoiceChange():
+                self.voice = self.settings.voice if cue.voice == DEFAULT else cue.voice
+                return
+            case RateChange():
+                self.speaking_rate = cue.rate or self.settings.rate
+                return
             case At():  # pragma: no cover - parse_cues keeps [at] inside holds, handled there
                 raise MarkupError("[at …] outside a [hold]", where=cue.source)
         self.after_speech = False
 
     def _speech(self, cue: Speech | Window, following: Sequence[Cue]) -> None:
         text = announced(cue.text, following, self.settings, self.stretch)
-        clip = self.clips.speech(text)
-        start = self.sample(self.now)
-        self.add("speech", start, start + clip.samples, cue.source, text=text, clip=clip.id)
-        self.now = Fraction(start + clip.samples, self.rate)
+        rate = self.speaking_rate
+        if isinstance(cue, Speech):
+            rate = cue.rate or round(self.speaking_rate * cue.pace)
+        start = self._say(text, self.sample(self.now), rate, cue.source)
+        self.now = Fraction(start, self.sample_rate)
+
+    def _say(self, text: str, start: int, rate: int, source: Source) -> int:
+        """Place an utterance at a sample in the current voice; returns its end."""
+        clip = self.clips.speech(text, self.voice, rate)
+        self.add("speech", start, start + clip.samples, source, text=text, clip=clip, rate=rate)
+        return start + clip.samples
 
     def _strike(self, name: str, strikes: int, at: Fraction, source: Source) -> Fraction:
         """Ring a bell (struck ``strikes`` times) at ``at``; returns when its last ring fades."""
@@ -245,8 +281,8 @@ class _Placer:
         end = at
         for strike in range(strikes):
             start = self.sample(at + strike * STRIKE_SPACING)
-            self.add("bell", start, start + clip.samples, source, sound=sound, clip=clip.id)
-            end = Fraction(start + clip.samples, self.rate)
+            self.add("bell", start, start + clip.samples, source, sound=sound, clip=clip)
+            end = Fraction(start + clip.samples, self.sample_rate)
         return end
 
     def _silence(self, seconds: Fraction, source: Source | None, detail: str = "") -> None:
@@ -270,7 +306,7 @@ class _Placer:
             self._speech(cue, following)
             if self.now > closes:
                 said = self.events[-1]
-                spoken = (said.end - said.start) / self.rate
+                spoken = (said.end - said.start) / self.sample_rate
                 self.warnings.append(
                     f"{cue.source}: warning: the speech takes {spoken:.2f}s, longer than "
                     f"its [for {cue.duration}] window; the window was extended"
@@ -320,7 +356,7 @@ class _Placer:
                 cue.source,
                 detail="rest of the breathing time",
             )
-        self.now = Fraction(origin, self.rate) + total
+        self.now = Fraction(origin, self.sample_rate) + total
         detail = f"{rounds} rounds x ({pattern.describe()}) = {format_clock_ms(rounds * per_round)}"
         if total > rounds * per_round:
             detail += f", then {format_seconds(total - rounds * per_round)} of quiet"
@@ -349,17 +385,16 @@ class _Placer:
         overruns = []
         last = start
         for index, (second, word) in enumerate(words):
-            clip = self.clips.speech(word)
             at = start + self.sample(Fraction(second))
             limit = (
                 start + self.sample(Fraction(words[index + 1][0]))
                 if index + 1 < len(words)
                 else end
             )
-            self.add("speech", at, at + clip.samples, cue.source, text=word, clip=clip.id)
-            if at + clip.samples > limit:
+            said = self._say(word, at, self.speaking_rate, cue.source)
+            if said > limit:
                 overruns.append(word)
-            last = max(last, at + clip.samples)
+            last = max(last, said)
         if end > last:
             self.add("pause", last, end, cue.source, detail=f"rest of the {phase.name}")
         return overruns
@@ -369,7 +404,7 @@ class _Placer:
     ) -> None:
         length = self.sample(max(seconds - TONE_GAP, seconds / 2))
         clip = self.clips.tone(kind, length)
-        self.add("tone", start, start + clip.samples, source, sound=kind, clip=clip.id)
+        self.add("tone", start, start + clip.samples, source, sound=kind, clip=clip)
         self.add("pause", start + clip.samples, end, source, detail="between tones")
 
     def _hold(self, cue: Hold) -> None:
@@ -382,7 +417,7 @@ class _Placer:
             pan = float(self.settings.side_pan) * (-1 if cue.side == "left" else 1)
             self.stereo = True
         self.context = _Context(side=cue.side, pose=cue.pose, pan=pan)
-        self.now = Fraction(origin, self.rate)
+        self.now = Fraction(origin, self.sample_rate)
         self.after_speech = False
         for at, cues in _segments(cue):
             anchor = self._anchor(cue, at, seconds, origin)
@@ -397,14 +432,15 @@ class _Placer:
             self.place_all(cues)
         if self.sample(self.now) > closes:
             self.warnings.append(
-                f"{cue.source}: warning: its cues run {float(self.now) - closes / self.rate:.2f}s "
-                f"past the [hold {cue.duration}]; the hold was extended"
+                f"{cue.source}: warning: its cues run "
+                f"{float(self.now - Fraction(closes, self.sample_rate)):.2f}s past the "
+                f"[hold {cue.duration}]; the hold was extended"
             )
             closes = self.sample(self.now)
         elif self.sample(self.now) < closes:
-            self._silence(Fraction(closes, self.rate) - self.now, cue.source)
+            self._silence(Fraction(closes, self.sample_rate) - self.now, cue.source)
         self.context = _Context()
-        self.now = Fraction(closes, self.rate)
+        self.now = Fraction(closes, self.sample_rate)
         arithmetic = _hold_detail(cue.duration.breaths, self.settings.breath, seconds)
         label = " ".join(
             part for part in (cue.pose, f"{cue.side} side" if cue.side else "") if part
@@ -417,7 +453,7 @@ class _Placer:
 
     def _anchor(self, cue: Hold, at: At | None, seconds: Fraction, origin: int) -> Fraction:
         if at is None:
-            return Fraction(origin, self.rate)
+            return Fraction(origin, self.sample_rate)
         offset = at.offset.resolve(self.settings.breath)
         if offset > seconds:
             raise MarkupError(
@@ -426,7 +462,7 @@ class _Placer:
                 where=at.source,
                 fix="Use a time within the hold.",
             )
-        return Fraction(origin, self.rate) + (seconds - offset if at.from_end else offset)
+        return Fraction(origin, self.sample_rate) + (seconds - offset if at.from_end else offset)
 
     def _check_sides(self, cue: Hold, samples: int) -> None:
         """Both sides of a pose hold for exactly the same number of samples, or it is an error."""
@@ -445,7 +481,7 @@ class _Placer:
             )
 
     def _length(self, samples: int) -> str:
-        return format_seconds(Fraction(samples, self.rate))
+        return format_seconds(Fraction(samples, self.sample_rate))
 
     def finish(self, title: str) -> Timeline:
         length = self.sample(self.now + TAIL)
@@ -458,7 +494,7 @@ class _Placer:
         events = tuple(sorted(self.events, key=lambda event: event.start))
         return Timeline(
             title,
-            self.rate,
+            self.sample_rate,
             length,
             events,
             chapters,

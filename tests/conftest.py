@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from generator.audio import SAMPLE_RATE, db_to_gain
+from generator.audio import SAMPLE_RATE, SILENCE_DB, db_to_gain
 from generator.errors import Source
 from generator.script import ScriptLine
 
@@ -65,7 +65,7 @@ def rms_db(samples: npt.NDArray[np.float32]) -> float:
     return 10 * np.log10(power) if power > 1e-12 else -120.0
 
 
-ONSET_DB = -45.0  # speech or a bell is "heard" above this
+ONSET_DB = SILENCE_DB  # heard: louder than where clips are trimmed (their first audible sample)
 ONSET_TOLERANCE = 0.020  # seconds: where the timeline says, within this
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from generator import __version__
+from generator import __version__, voices
 from generator.cli import app
 from tests.conftest import write
 
@@ -108,12 +108,25 @@ def test_an_unknown_bell_is_named_at_its_line(tmp_path: Path) -> None:
     assert "bowl, chime" in result.output
 
 
-def test_voices_lists_ids_for_voice_and_marks_the_default() -> None:
+def test_voices_lists_both_engines_and_marks_the_natural_voice_as_default() -> None:
     result = runner.invoke(app, ["voices"])
     assert result.exit_code == 0
+    rows = [line.split() for line in result.output.splitlines()[1:]]
+    default = [row for row in rows if row[0] == "*"]
+    assert default == [["*", "piper", "piper:joe", "en_US", "joe", "(bundled)"]]
+    assert any(row[:2] == ["pyttsx3", "pyttsx3:gmw/en-us"] for row in rows)
+
+
+def test_without_the_piper_extra_the_default_is_espeak(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(voices, "piper_installed", lambda: False)
+    result = runner.invoke(app, ["voices"])
     default = [line for line in result.output.splitlines() if line.startswith("*")]
     assert len(default) == 1
     assert "pyttsx3:gmw/en" in default[0]
+    assert "pip install 'stillpoint[piper]'" in result.output
+    refused = runner.invoke(app, ["script", "hip-release", "--voice", "piper:joe"])
+    assert refused.exit_code == 1
+    assert "the piper engine is not installed" in refused.output
 
 
 @pytest.mark.e2e

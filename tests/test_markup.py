@@ -12,7 +12,9 @@ from generator.cues import (
     Chapter,
     Hold,
     Pause,
+    RateChange,
     Speech,
+    VoiceChange,
     Window,
 )
 from generator.durations import Duration
@@ -183,3 +185,43 @@ def test_what_a_hold_cannot_contain(markup: str, message: str, line: int) -> Non
     with pytest.raises(MarkupError, match=message) as caught:
         parse_cues(lines(markup))
     assert caught.value.where == Source("t.txt", line)
+
+
+def test_voice_rate_and_say_directives() -> None:
+    cues = parse_cues(
+        lines(
+            "[voice piper:joe]\n"
+            "[rate 120]\n"
+            "[say slowly] Let the breath\n"
+            "slow down.\n\n"
+            "[say 100]\n"
+            "Rest.\n"
+            "[rate default]\n"
+            "[voice default]\n"
+        )
+    )
+    assert cues == (
+        VoiceChange("piper:joe", Source("t.txt", 1)),
+        RateChange(120, Source("t.txt", 2)),
+        Speech("Let the breath slow down.", Source("t.txt", 3), pace=Fraction(4, 5)),
+        Speech("Rest.", Source("t.txt", 7), rate=100),
+        RateChange(None, Source("t.txt", 8)),
+        VoiceChange("default", Source("t.txt", 9)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("markup", "message"),
+    [
+        ("Hi\n[voice]", "needs one voice id"),
+        ("Hi\n[voice piper joe]", "needs one voice id"),
+        ("Hi\n[rate fast]", "words per minute, 60 to 400"),
+        ("Hi\n[rate 1000]", "words per minute, 60 to 400"),
+        ("Hi\n[say loudly] Hello.", "say how"),
+        ("Hi\n[say 20] Hello.", "words per minute"),
+    ],
+)
+def test_voice_and_rate_mistakes_name_the_line(markup: str, message: str) -> None:
+    with pytest.raises(MarkupError, match=message) as caught:
+        parse_cues(lines(markup, "my.j2"))
+    assert caught.value.where == Source("my.j2", 2)

@@ -7,24 +7,27 @@ import pytest
 
 from generator.audio import SAMPLE_RATE, audible_span
 from generator.errors import SettingsError
-from generator.speech import ClipCache, SpeechRequest, resolve_voice, start_engine, synthesize_all
+from generator.speech import ClipCache, SpeechRequest, synthesize_all
+from generator.voices import resolve_voice, start_engine
 
 
 @pytest.fixture(scope="module")
 def voice() -> str:
-    return resolve_voice(start_engine(), "auto")
+    return start_engine("pyttsx3").default_voice()
 
 
 def request(voice: str, text: str, rate: int = 150) -> SpeechRequest:
     return SpeechRequest("pyttsx3", voice, rate, text)
 
 
-def test_auto_picks_an_english_voice_and_unknown_voices_are_refused(voice: str) -> None:
-    engine = start_engine()
-    assert voice == "pyttsx3:gmw/en-US" or voice.lower().startswith("pyttsx3:gmw/en")
-    assert resolve_voice(engine, "gmw/en-GB-x-rp").lower() == "pyttsx3:gmw/en-gb-x-rp"
+def test_pyttsx3_prefers_a_clear_english_voice_and_unknown_voices_are_refused(voice: str) -> None:
+    assert voice.lower().startswith("pyttsx3:gmw/en")
+    assert resolve_voice("gmw/en-GB-x-rp").lower() == "pyttsx3:gmw/en-gb-x-rp"
+    assert resolve_voice("pyttsx3:gmw/en-GB-x-rp").lower() == "pyttsx3:gmw/en-gb-x-rp"
     with pytest.raises(SettingsError, match="unknown voice 'klingon'"):
-        resolve_voice(engine, "klingon")
+        resolve_voice("klingon")
+    with pytest.raises(SettingsError, match="unknown voice 'pyttsx3:klingon'"):
+        resolve_voice("pyttsx3:klingon")
 
 
 def test_clips_are_trimmed_to_speech_and_cached(tmp_path: Path, voice: str) -> None:
@@ -61,3 +64,15 @@ def test_rate_changes_the_pace(tmp_path: Path, voice: str) -> None:
     slow, fast = request(voice, text, 100), request(voice, text, 200)
     clips = synthesize_all([slow, fast], ClipCache(tmp_path))
     assert clips[slow].size / clips[fast].size == pytest.approx(2.0, rel=0.25)
+
+
+def test_a_rate_change_always_takes(tmp_path: Path, voice: str) -> None:
+    """eSpeak NG once kept 120 wpm when asked for 175 after two clips at 120 in one process."""
+    engine = start_engine("pyttsx3")
+    text = "Let the weight of your body sink into the floor."
+    lengths: dict[int, list[float]] = {}
+    for rate in (120, 120, 175, 175, 100):
+        samples, sample_rate = engine.synthesize(text, voice, rate)
+        lengths.setdefault(rate, []).append(samples.size / sample_rate)
+    assert lengths[175][0] < lengths[120][0] * 0.8
+    assert lengths[100][0] > lengths[120][0] * 1.1

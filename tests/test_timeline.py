@@ -15,7 +15,11 @@ RATE = 1000  # one sample a millisecond keeps the arithmetic readable
 class FakeClips:
     """Speech lasts 100 ms per word; a bell 2 s; a tone as long as asked."""
 
-    def speech(self, text: str) -> ClipRef:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str, int]] = []  # (text, voice, rate) of every utterance
+
+    def speech(self, text: str, voice: str, rate: int) -> ClipRef:
+        self.asked.append((text, voice, rate))
         return ClipRef(text, len(text.split()) * 100)
 
     def bell(self, name: str) -> ClipRef:

@@ -211,3 +211,25 @@ def test_the_length_is_lead_in_plus_cues_plus_tail() -> None:
 
 def first(events: tuple[Event, ...], text: str) -> Event:
     return next(e for e in events if e.text == text)
+
+
+def test_voice_and_rate_hold_from_their_cue_on_and_say_changes_one_utterance() -> None:
+    clips = FakeClips()
+    markup = (
+        "One.\n[voice piper:joe]\nTwo.\n[rate 120]\n[say slowly] Three.\n\nFour.\n"
+        "[breathe 4-4 x1]\n[say 100] Five.\n\n[voice default]\n[rate default]\nSix.\n"
+    )
+    settings = Settings(voice="pyttsx3:gmw/en-us", rate=150)
+    timeline = build_timeline("T", parse_cues(lines(markup)), settings, clips, RATE)
+    assert clips.asked == [
+        ("One.", "pyttsx3:gmw/en-us", 150),
+        ("Two.", "piper:joe", 150),
+        ("Three.", "piper:joe", 96),  # four fifths of 120
+        ("Four.", "piper:joe", 120),
+        ("Breathe in", "piper:joe", 120),  # phase words speak in the current voice
+        ("Breathe out", "piper:joe", 120),
+        ("Five.", "piper:joe", 100),
+        ("Six.", "pyttsx3:gmw/en-us", 150),
+    ]
+    said = [(e.text, e.voice, e.rate) for e in timeline.events if e.kind == "speech"]
+    assert said == clips.asked

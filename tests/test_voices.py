@@ -1,0 +1,95 @@
+"""The voice layer with the real engines: ids, the default, piper's voice and the shared rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.audio import trim_silence
+from generator.errors import EnvironmentProblem, SettingsError
+from generator.voices import (
+    LENGTH_SCALE_RANGE,
+    PiperEngine,
+    auto_voice,
+    bundled_piper_voices,
+    length_scale,
+    resolve_voice,
+    start_engine,
+)
+
+TEXT = "Notice the jaw, the shoulders and the hands, and soften them."
+
+
+def test_auto_is_the_natural_voice_when_the_extra_is_installed() -> None:
+    assert "joe" in bundled_piper_voices()
+    assert auto_voice() == resolve_voice("auto") == "piper:joe"
+
+
+@pytest.mark.parametrize(
+    ("requested", "resolved"),
+    [("piper:joe", "piper:joe"), ("joe", "piper:joe"), ("gmw/en-us", "pyttsx3:gmw/en-us")],
+)
+def test_voice_ids_resolve_to_engine_and_name(requested: str, resolved: str) -> None:
+    assert resolve_voice(requested).lower() == resolved
+
+
+def test_a_local_piper_model_is_a_voice_by_its_path(tmp_path: Path) -> None:
+    model, config = bundled_piper_voices()["joe"]
+    (tmp_path / "calm.onnx").symlink_to(model)
+    (tmp_path / "calm.onnx.json").symlink_to(config)
+    voice = resolve_voice(f"piper:{tmp_path / 'calm.onnx'}")
+    assert voice == f"piper:{(tmp_path / 'calm.onnx').resolve()}"
+    samples, rate = PiperEngine().synthesize("Rest here.", voice, 145)
+    assert rate == 22_050
+    assert samples.size > rate // 4
+    assert resolve_voice(f"piper:{model}") == "piper:joe"  # the bundled file is the bundled voice
+    with pytest.raises(SettingsError, match="unknown piper voice"):
+        resolve_voice(f"piper:{tmp_path / 'absent.onnx'}")
+    (tmp_path / "lonely.onnx").symlink_to(model)  # no config beside it
+    with pytest.raises(SettingsError, match=r"voice\.onnx\.json beside it"):
+        resolve_voice(f"piper:{tmp_path / 'lonely.onnx'}")
+
+
+def test_unknown_engines_and_voices_are_refused() -> None:
+    with pytest.raises(SettingsError, match="unknown voice 'festival:kal'"):
+        resolve_voice("festival:kal")
+    with pytest.raises(SettingsError, match="unknown voice 'nobody'"):
+        resolve_voice("nobody")
+    with pytest.raises(SettingsError, match="unknown piper voice 'nobody'"):
+        resolve_voice("piper:nobody")
+
+
+def seconds(voice: str, rate: int) -> float:
+    engine = start_engine(voice.split(":", 1)[0])
+    samples, sample_rate = engine.synthesize(TEXT, voice, rate)
+    return trim_silence(samples).size / sample_rate
+
+
+@pytest.mark.parametrize("rate", [110, 145, 180])
+def test_a_rate_means_the_same_pace_on_both_engines(rate: int) -> None:
+    espeak = seconds("pyttsx3:gmw/en-us", rate)
+    piper = seconds("piper:joe", rate)
+    assert piper == pytest.approx(espeak, rel=0.2)
+
+
+def test_piper_slows_down_and_speeds_up_with_the_rate() -> None:
+    assert seconds("piper:joe", 110) > seconds("piper:joe", 180) * 1.3
+    assert length_scale(10_000) == LENGTH_SCALE_RANGE[0]  # never garbled past its range
+    assert length_scale(1) == LENGTH_SCALE_RANGE[1]
+
+
+def test_piper_joins_sentences_with_a_pause() -> None:
+    one = seconds("piper:joe", 145)
+    engine = start_engine("piper")
+    two, rate = engine.synthesize(f"{TEXT} {TEXT}", "piper:joe", 145)
+    assert trim_silence(two).size / rate > 2 * one + 0.2
+
+
+def test_the_piper_engine_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator import voices
+
+    monkeypatch.setattr(voices, "piper_installed", lambda: False)
+    with pytest.raises(EnvironmentProblem, match=r"pip install 'stillpoint\[piper\]'"):
+        resolve_voice("piper:joe")
+    assert resolve_voice("auto").startswith("pyttsx3:")

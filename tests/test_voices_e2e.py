@@ -1,0 +1,90 @@
+"""Both engines end to end: real eSpeak NG and piper speech, ffmpeg, the MP3 decoded again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from generator.cli import app
+from generator.speech import ClipCache, SpeechRequest, default_cache_dir
+from tests.conftest import check_audio_matches_timeline, write
+
+pytestmark = pytest.mark.e2e
+runner = CliRunner()
+
+SHORT = """\
+[bell chime]
+Settle into a comfortable seat.
+[pause 2s]
+[for 5s] Breathe in slowly.
+[for 5s] And out.
+Let the hips be heavy.
+"""
+
+
+def render(script: Path, mp3: Path, *options: str) -> dict[str, Any]:
+    result = runner.invoke(app, ["render", str(script), "-o", str(mp3), *options])
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(mp3.with_suffix(".json").read_text()))
+
+
+@pytest.mark.parametrize("voice", ["pyttsx3:gmw/en-us", "piper:joe"])
+def test_each_engine_speaks_where_the_timeline_says(tmp_path: Path, voice: str) -> None:
+    script = write(tmp_path / "short.txt", SHORT)
+    mp3 = tmp_path / "short.mp3"
+    timeline = render(script, mp3, "--voice", voice)
+    speech = [e for e in timeline["events"] if e["kind"] == "speech"]
+    assert {e["voice"].lower() for e in speech} == {voice}
+    check_audio_matches_timeline(mp3, timeline)
+
+
+def test_voices_and_paces_change_inside_one_script(tmp_path: Path) -> None:
+    script = write(
+        tmp_path / "mixed.txt",
+        "[voice pyttsx3:gmw/en-us]\nThis is the system voice.\n[pause 1s]\n"
+        "[voice piper:joe]\nAnd this is the natural voice.\n[pause 1s]\n"
+        "[say slowly] The same words, more slowly.\n[pause 1s]\n"
+        "The same words, more slowly.\n",
+    )
+    mp3 = tmp_path / "mixed.mp3"
+    timeline = render(script, mp3)
+    speech = [e for e in timeline["events"] if e["kind"] == "speech"]
+    assert [(e["voice"].lower(), e["rate"]) for e in speech] == [
+        ("pyttsx3:gmw/en-us", 145),
+        ("piper:joe", 145),
+        ("piper:joe", 116),
+        ("piper:joe", 145),
+    ]
+    slow, usual = speech[2], speech[3]
+    assert slow["end"] - slow["start"] > (usual["end"] - usual["start"]) * 1.1
+    check_audio_matches_timeline(mp3, timeline)
+
+
+def test_the_lexicon_changes_what_is_said_not_the_transcript(tmp_path: Path) -> None:
+    scripts = tmp_path / "mine"
+    write(scripts / "lexicon.toml", '[piper]\n"Stillpoint" = "Still point"\n')
+    script = write(tmp_path / "hello.txt", "Welcome to Stillpoint, a quiet practice.\n")
+    mp3 = tmp_path / "hello.mp3"
+    timeline = render(script, mp3, "--scripts", str(scripts), "--voice", "piper:joe")
+    (said,) = [e for e in timeline["events"] if e["kind"] == "speech"]
+    assert said["text"] == "Welcome to Stillpoint, a quiet practice."
+    assert said["spoken"] == "Welcome to Still point, a quiet practice."
+    vtt = mp3.with_suffix(".vtt").read_text()
+    assert "Welcome to Stillpoint, a quiet practice." in vtt
+    assert "Still point" not in vtt
+    # the engine was given the respelling: its clip is cached under that request
+    asked = SpeechRequest("piper", "piper:joe", 145, said["spoken"])
+    assert ClipCache(default_cache_dir()).path(asked).is_file()
+
+
+def test_an_unknown_voice_in_a_script_names_its_line(tmp_path: Path) -> None:
+    script = write(tmp_path / "bad.txt", "Hello.\n\n[voice klingon]\nGoodbye.\n")
+    result = runner.invoke(app, ["render", str(script), "-o", str(tmp_path / "bad.mp3")])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"stillpoint: error: {script}:3: unknown voice 'klingon'")
+    assert "stillpoint voices" in result.output
+    assert not (tmp_path / "bad.mp3").exists()
