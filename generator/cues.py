@@ -6,7 +6,7 @@ cues inside it, so code that needs every cue uses ``walk``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
@@ -161,6 +161,6 @@ def map_cues(cues: Sequence[Cue], change: Callable[[Cue], Cue]) -> tuple[Cue, ..
     return tuple(changed)
 
 
-def next_silence(following: Sequence[Cue]) -> Pause | Hold | None:
+def next_silence(following: Iterable[Cue]) -> Pause | Hold | None:
     """The silence an announcement speaks of: the first pause or hold after it."""
     return next((cue for cue in following if isinstance(cue, Pause | Hold)), None)

@@ -11,14 +11,12 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
 from generator import __version__
-from generator.audio import SAMPLE_RATE, Samples, db_to_gain, frozen, load_sound
-from generator.breathing import ToneKind
-from generator.cues import DEFAULT, NO_BELL, Bell, Cue, Pause, VoiceChange, map_cues, walk
+from generator.audio import SAMPLE_RATE, Samples
+from generator.clips import EstimatedClips, RenderClips, bells_used
+from generator.cues import DEFAULT, Cue, VoiceChange, map_cues
 from generator.durations import MAX_SECONDS
-from generator.errors import MarkupError, OutputError, SettingsError, Source, StillpointError
+from generator.errors import MarkupError, OutputError, SettingsError, StillpointError
 from generator.export import encode_mp3, ffmpeg_path, staged, timeline_json, webvtt
 from generator.fitting import TimelineAt, fit, length_range
 from generator.lexicon import Lexicon, load_lexicons
@@ -27,20 +25,9 @@ from generator.markup import parse_cues
 from generator.mix import BLOCK_SECONDS, mix_blocks, mix_gain
 from generator.recipe import Recipe, Settings, apply_overrides, load_recipe
 from generator.script import render_script
-from generator.speech import ClipCache, SpeechRequest, synthesize_all
-from generator.timeline import ClipRef, ClipSource, Timeline, build_timeline
-from generator.tones import breath_tone, tone_id
+from generator.speech import ClipCache
+from generator.timeline import ClipSource, Timeline, build_timeline
 from generator.voices import installed_engines, resolve_voice
-
-# Bells are levelled by their energy (RMS over the whole sound), not their peak, so a bright
-# chime and a low bowl sound about as loud. Rendered and measured with ffmpeg's ebur128: bowl
-# -26.5 LUFS, chime -25.5 LUFS, under eSpeak's voice at -22 LUFS. They invite, not startle.
-BELL_RMS_DB = -26.0
-BELL_PEAK_LIMIT_DB = -3.0  # a sound with a sharp attack is turned down further: no bell clips
-# Speech length without audio, fitted (least squares) to eSpeak NG's clips of hip-release at
-# rate 145: 0.334 s a word (its words run 0.8 x 60/rate) plus 0.23 s a sentence; 0.5% off in total.
-ESTIMATE_WORD_FACTOR = Fraction(4, 5)
-ESTIMATE_PAUSE_PER_SENTENCE = Fraction(23, 100)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -101,16 +88,6 @@ def _with_voices(recipe: Recipe, cues: tuple[Cue, ...]) -> tuple[Recipe, tuple[C
     return replace(recipe, settings=settings), map_cues(cues, resolved)
 
 
-def speech_request(
-    text: str, voice: str, rate: int, lexicons: Mapping[str, Lexicon]
-) -> SpeechRequest:
-    """What the engine is asked to say: the text as its lexicon respells it."""
-    engine = voice.split(":", 1)[0]
-    lexicon = lexicons.get(engine)
-    spoken = lexicon.respell(text) if lexicon else text
-    return SpeechRequest(engine, voice, rate, spoken)
-
-
 def target_seconds(minutes: float | None) -> Fraction | None:
     """The total length asked for with --minutes, validated; None when not asked."""
     if minutes is None:
@@ -121,70 +98,6 @@ def target_seconds(minutes: float | None) -> Fraction | None:
             fix=f"Give a number of minutes above 0 and at most {MAX_SECONDS // 60}.",
         )
     return Fraction(str(minutes)) * 60
-
-
-def _bell_sources(prepared: Prepared) -> dict[str, Source]:
-    """Each bell the session rings, with the first line that rings it."""
-    default = prepared.settings.bell
-    found: dict[str, Source] = {}
-    for cue in walk(prepared.cues):
-        if isinstance(cue, Bell):
-            name = cue.sound or default
-        elif isinstance(cue, Pause) and cue.bells is not None:
-            name = cue.bells.sound or default
-        else:
-            continue
-        if name != NO_BELL:
-            found.setdefault(name, cue.source)
-    return found
-
-
-def bells_used(prepared: Prepared, library: Library) -> dict[str, Samples]:
-    """The bells the cues ring, at the bell level; an unknown name is a markup error at its line."""
-    available = library.sounds()
-    bells: dict[str, Samples] = {}
-    for name, source in _bell_sources(prepared).items():
-        if name not in available:
-            raise MarkupError(
-                f"unknown bell {name!r}",
-                where=source,
-                fix=f"Sounds: {', '.join(available) or 'none'} (files in sounds/), or none.",
-            )
-        bells[name] = _levelled(load_sound(available[name], SAMPLE_RATE))
-    return bells
-
-
-def _bell_id(name: str) -> str:
-    """The id a bell's samples go by in the mix (speech clips go by their cache key)."""
-    return f"bell:{name}"
-
-
-def _levelled(sound: Samples) -> Samples:
-    rms = float(np.sqrt(np.mean(np.square(sound, dtype=np.float64)))) if sound.size else 0.0
-    if rms == 0.0:
-        return sound
-    peak = float(np.max(np.abs(sound)))
-    gain = min(db_to_gain(BELL_RMS_DB) / rms, db_to_gain(BELL_PEAK_LIMIT_DB) / peak)
-    return frozen(sound * gain)
-
-
-class _EstimatedClips:
-    """Clip lengths without audio: speech estimated from its words, bells and tones exact."""
-
-    def __init__(self, bells: Mapping[str, Samples]) -> None:
-        self.bells = bells
-
-    def speech(self, text: str, voice: str, rate: int) -> ClipRef:
-        words = len(text.split())
-        sentences = max(1, sum(text.count(mark) for mark in ".?!"))
-        seconds = words * ESTIMATE_WORD_FACTOR * 60 / rate + sentences * ESTIMATE_PAUSE_PER_SENTENCE
-        return ClipRef(f"estimate:{voice}:{rate}:{text}", round(seconds * SAMPLE_RATE))
-
-    def bell(self, name: str) -> ClipRef:
-        return ClipRef(_bell_id(name), self.bells[name].size)
-
-    def tone(self, kind: ToneKind, samples: int) -> ClipRef:
-        return ClipRef(tone_id(kind, samples), samples)
 
 
 def _timelines(prepared: Prepared, clips: ClipSource) -> TimelineAt:
@@ -198,73 +111,17 @@ def _timelines(prepared: Prepared, clips: ClipSource) -> TimelineAt:
 
 def estimate(prepared: Prepared, library: Library, target: Fraction | None = None) -> Timeline:
     """The session's timeline with speech lengths estimated from word counts: no audio is made."""
-    timeline_at = _timelines(prepared, _EstimatedClips(bells_used(prepared, library)))
+    timeline_at = _timelines(prepared, _estimated(prepared, library))
     return fit(timeline_at, target) if target is not None else timeline_at(Fraction(0))
 
 
 def estimated_range(prepared: Prepared, library: Library) -> tuple[Fraction, Fraction]:
     """The shortest and longest the session can be made with --minutes (estimated)."""
-    return length_range(_timelines(prepared, _EstimatedClips(bells_used(prepared, library))))
+    return length_range(_timelines(prepared, _estimated(prepared, library)))
 
 
-class _RenderClips:
-    """Real audio: bells, tones made on demand, speech from the cache or synthesised in batches.
-
-    Speech the timeline asks for that has no clip yet (at first all of it; later an announcement
-    whose words changed with the stretch) is noted and given an estimated length; ``complete``
-    synthesises what was noted, all at once and in parallel.
-    """
-
-    def __init__(
-        self,
-        prepared: Prepared,
-        bells: Mapping[str, Samples],
-        cache: ClipCache,
-        report: Progress,
-    ) -> None:
-        self.lexicons = prepared.lexicons
-        self.volume = float(prepared.settings.volume)
-        self.cache = cache
-        self.report = report
-        self.estimated = _EstimatedClips(bells)
-        self.audio: dict[str, Samples] = {_bell_id(name): sound for name, sound in bells.items()}
-        self.requests: dict[tuple[str, str, int], SpeechRequest] = {}  # what has a clip
-        self.missing: dict[SpeechRequest, tuple[str, str, int]] = {}
-        self.made = 0
-
-    def speech(self, text: str, voice: str, rate: int) -> ClipRef:
-        request = self.requests.get((text, voice, rate))
-        if request is None:
-            self.missing[speech_request(text, voice, rate, self.lexicons)] = (text, voice, rate)
-            return self.estimated.speech(text, voice, rate)
-        return ClipRef(request.key, self.audio[request.key].size, request.text)
-
-    def bell(self, name: str) -> ClipRef:
-        return ClipRef(_bell_id(name), self.audio[_bell_id(name)].size)
-
-    def tone(self, kind: ToneKind, samples: int) -> ClipRef:
-        key = tone_id(kind, samples)
-        if key not in self.audio:
-            self.audio[key] = breath_tone(kind, samples, SAMPLE_RATE)
-        return ClipRef(key, samples)
-
-    def complete(self) -> bool:
-        """Synthesise the speech asked for since the last call; False when there was none."""
-        if not self.missing:
-            return False
-        missing, self.missing = self.missing, {}
-        total = self.made + len(missing)
-
-        def clip_done(count: int) -> None:
-            self.made += count
-            self.report("Speaking", self.made, total)
-
-        clips = synthesize_all(missing, self.cache, on_clip=clip_done)
-        for request, said in missing.items():
-            clip = clips[request]
-            self.audio[request.key] = frozen(clip * self.volume) if self.volume != 1 else clip
-            self.requests[said] = request
-        return True
+def _estimated(prepared: Prepared, library: Library) -> EstimatedClips:
+    return EstimatedClips(bells_used(prepared.cues, prepared.settings.bell, library))
 
 
 def render(
@@ -280,7 +137,14 @@ def render(
     if output.suffix.lower() != ".mp3":  # the sidecars take the same stem: x.json would collide
         raise OutputError(f"{output} does not end in .mp3", fix="Name the output like session.mp3.")
     ffmpeg_path()  # fail before minutes of work if the encoder is missing
-    clips = _RenderClips(prepared, bells_used(prepared, library), cache, report)
+    settings = prepared.settings
+    clips = RenderClips(
+        bells_used(prepared.cues, settings.bell, library),
+        prepared.lexicons,
+        float(settings.volume),
+        cache,
+        lambda made, total: report("Speaking", made, total),
+    )
     build = _timelines(prepared, clips)
 
     def timeline_at(stretch: Fraction) -> Timeline:

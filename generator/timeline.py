@@ -9,9 +9,10 @@ pattern starts at ``origin + round(offset_k * rate)`` whatever the words in it t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import islice
 from typing import Literal, Protocol
 
 from generator.breathing import Phase, ToneKind
@@ -143,7 +144,7 @@ def build_timeline(
     return placer.finish(title)
 
 
-def announced(text: str, following: Sequence[Cue], settings: Settings, stretch: Fraction) -> str:
+def announced(text: str, following: Iterable[Cue], settings: Settings, stretch: Fraction) -> str:
     """The words an utterance really says: {silence} becomes the next silence's length."""
     if SILENCE_TOKEN not in text:
         return text
@@ -202,6 +203,7 @@ class _Placer:
         sound: str = "",
         clip: ClipRef | None = None,
         detail: str = "",
+        voice: str = "",
         rate: int = 0,
     ) -> Event:
         """Record an event, with what the current context (breath phase, hold) adds to it."""
@@ -211,7 +213,7 @@ class _Placer:
             clip=clip.id if clip else "", detail=detail,
             phase=context.phase, round=context.round, side=context.side, pose=context.pose,
             pan=context.pan,
-            voice=self.voice if rate else "", rate=rate,
+            voice=voice, rate=rate,
             spoken=clip.spoken if clip and clip.spoken != text else "",
         )  # fmt: skip
         self.events.append(event)
@@ -225,9 +227,9 @@ class _Placer:
 
     def place_all(self, cues: Sequence[Cue]) -> None:
         for index, cue in enumerate(cues):
-            self.place(cue, cues[index + 1 :])
+            self.place(cue, islice(cues, index + 1, None))  # lazy: read only for {silence}
 
-    def place(self, cue: Cue, following: Sequence[Cue]) -> None:
+    def place(self, cue: Cue, following: Iterable[Cue]) -> None:
         match cue:
             case Speech():
                 if self.after_speech:
@@ -258,7 +260,7 @@ class _Placer:
                 raise MarkupError("[at …] outside a [hold]", where=cue.source)
         self.after_speech = False
 
-    def _speech(self, cue: Speech | Window, following: Sequence[Cue]) -> None:
+    def _speech(self, cue: Speech | Window, following: Iterable[Cue]) -> None:
         text = announced(cue.text, following, self.settings, self.stretch)
         rate = self.speaking_rate
         if isinstance(cue, Speech):
@@ -269,8 +271,9 @@ class _Placer:
     def _say(self, text: str, start: int, rate: int, source: Source) -> int:
         """Place an utterance at a sample in the current voice; returns its end."""
         clip = self.clips.speech(text, self.voice, rate)
-        self.add("speech", start, start + clip.samples, source, text=text, clip=clip, rate=rate)
-        return start + clip.samples
+        end = start + clip.samples
+        self.add("speech", start, end, source, text=text, clip=clip, voice=self.voice, rate=rate)
+        return end
 
     def _strike(self, name: str, strikes: int, at: Fraction, source: Source) -> Fraction:
         """Ring a bell (struck ``strikes`` times) at ``at``; returns when its last ring fades."""
@@ -300,7 +303,7 @@ class _Placer:
             for offset in _bell_times(cue.bells, seconds, breath, cue.source):
                 self._strike(cue.bells.sound, cue.bells.strikes, begins + offset, cue.source)
 
-    def _window(self, cue: Window, following: Sequence[Cue]) -> None:
+    def _window(self, cue: Window, following: Iterable[Cue]) -> None:
         closes = self.now + cue.duration.resolve(self.settings.breath)
         if cue.text:
             self._speech(cue, following)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from generator.clips import speech_request
 from generator.errors import LexiconError, Source
 from generator.lexicon import Lexicon, load_lexicons
 from generator.library import Library
-from generator.session import speech_request
 from tests.conftest import write
 
 

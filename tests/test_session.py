@@ -1,4 +1,4 @@
-"""The pipeline's glue: bells levelled and looked up, cues prepared from a session."""
+"""The pipeline's glue and the clip sources: bells levelled and looked up, cues prepared."""
 
 from pathlib import Path
 
@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from generator.audio import SAMPLE_RATE, db_to_gain, frozen, write_wav
+from generator.clips import BELL_PEAK_LIMIT_DB, BELL_RMS_DB, bells_used
 from generator.errors import MarkupError
 from generator.library import Library
-from generator.session import BELL_PEAK_LIMIT_DB, BELL_RMS_DB, bells_used, estimate, prepare
+from generator.session import estimate, prepare
 from tests.conftest import rms_db, write
 
 
@@ -19,7 +20,8 @@ def test_bells_are_levelled_by_energy_and_never_peak_high(tmp_path: Path) -> Non
     write_wav(tmp_path / "sounds" / "click.wav", frozen(click), SAMPLE_RATE)
     write(tmp_path / "s.txt", "[bell bowl]\n[bell chime]\n[bell click]\n[bell]\n")
     library = Library((tmp_path,))
-    bells = bells_used(prepare(str(tmp_path / "s.txt"), library), library)
+    prepared = prepare(str(tmp_path / "s.txt"), library)
+    bells = bells_used(prepared.cues, prepared.settings.bell, library)
     assert set(bells) == {"bowl", "chime", "click"}  # a bare [bell] is the default, the bowl
     assert rms_db(bells["bowl"]) == pytest.approx(BELL_RMS_DB, abs=0.1)
     assert rms_db(bells["chime"]) == pytest.approx(BELL_RMS_DB, abs=0.1)
@@ -44,6 +46,7 @@ def test_the_default_bell_follows_the_setting(tmp_path: Path) -> None:
 def test_an_unknown_bell_names_its_line(tmp_path: Path) -> None:
     path = write(tmp_path / "s.txt", "Hello.\n[bell gong]\n")
     library = Library()
+    prepared = prepare(str(path), library)
     with pytest.raises(MarkupError, match="unknown bell 'gong'") as caught:
-        bells_used(prepare(str(path), library), library)
+        bells_used(prepared.cues, prepared.settings.bell, library)
     assert str(caught.value.where).endswith("s.txt:2")

@@ -1,0 +1,170 @@
+"""Where the timeline's sounds come from: speech clips, bells and breath tones (``ClipSource``).
+
+``EstimatedClips`` gives lengths without audio (``stillpoint script``, ``list``, length ranges);
+``RenderClips`` gives real audio: speech from the cache or synthesised in parallel workers (through
+the lexicon of its engine), bells levelled from ``sounds/``, tones made on demand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from fractions import Fraction
+
+import numpy as np
+
+from generator.audio import SAMPLE_RATE, Samples, db_to_gain, frozen, load_sound
+from generator.breathing import ToneKind
+from generator.cues import NO_BELL, Bell, Cue, Pause, walk
+from generator.errors import MarkupError, Source
+from generator.lexicon import Lexicon
+from generator.library import Library
+from generator.speech import ClipCache, SpeechRequest, synthesize_all
+from generator.timeline import ClipRef
+from generator.tones import breath_tone, tone_id
+
+# Bells are levelled by their energy (RMS over the whole sound), not their peak, so a bright
+# chime and a low bowl sound about as loud. Rendered and measured with ffmpeg's ebur128: bowl
+# -26.5 LUFS, chime -25.5 LUFS, under eSpeak's voice at -22 LUFS. They invite, not startle.
+BELL_RMS_DB = -26.0
+BELL_PEAK_LIMIT_DB = -3.0  # a sound with a sharp attack is turned down further: no bell clips
+# Speech length without audio, fitted (least squares) to eSpeak NG's clips of hip-release at
+# rate 145: 0.334 s a word (its words run 0.8 x 60/rate) plus 0.23 s a sentence; 0.5% off in total.
+ESTIMATE_WORD_FACTOR = Fraction(4, 5)
+ESTIMATE_PAUSE_PER_SENTENCE = Fraction(23, 100)
+
+
+def speech_request(
+    text: str, voice: str, rate: int, lexicons: Mapping[str, Lexicon]
+) -> SpeechRequest:
+    """What the engine is asked to say: the text as its lexicon respells it."""
+    engine = voice.split(":", 1)[0]
+    lexicon = lexicons.get(engine)
+    spoken = lexicon.respell(text) if lexicon else text
+    return SpeechRequest(engine, voice, rate, spoken)
+
+
+def _bell_sources(cues: Sequence[Cue], default: str) -> dict[str, Source]:
+    """Each bell the cues ring, with the first line that rings it."""
+    found: dict[str, Source] = {}
+    for cue in walk(cues):
+        if isinstance(cue, Bell):
+            name = cue.sound or default
+        elif isinstance(cue, Pause) and cue.bells is not None:
+            name = cue.bells.sound or default
+        else:
+            continue
+        if name != NO_BELL:
+            found.setdefault(name, cue.source)
+    return found
+
+
+def bells_used(cues: Sequence[Cue], default: str, library: Library) -> dict[str, Samples]:
+    """The bells the cues ring, at the bell level; an unknown name is a markup error at its line.
+
+    ``default`` is the bell a bare [bell] rings (the session's ``bell`` setting).
+    """
+    available = library.sounds()
+    bells: dict[str, Samples] = {}
+    for name, source in _bell_sources(cues, default).items():
+        if name not in available:
+            raise MarkupError(
+                f"unknown bell {name!r}",
+                where=source,
+                fix=f"Sounds: {', '.join(available) or 'none'} (files in sounds/), or none.",
+            )
+        bells[name] = levelled(load_sound(available[name], SAMPLE_RATE))
+    return bells
+
+
+def bell_id(name: str) -> str:
+    """The id a bell's samples go by in the mix (speech clips go by their cache key)."""
+    return f"bell:{name}"
+
+
+def levelled(sound: Samples) -> Samples:
+    rms = float(np.sqrt(np.mean(np.square(sound, dtype=np.float64)))) if sound.size else 0.0
+    if rms == 0.0:
+        return sound
+    peak = float(np.max(np.abs(sound)))
+    gain = min(db_to_gain(BELL_RMS_DB) / rms, db_to_gain(BELL_PEAK_LIMIT_DB) / peak)
+    return frozen(sound * gain)
+
+
+class EstimatedClips:
+    """Clip lengths without audio: speech estimated from its words, bells and tones exact."""
+
+    def __init__(self, bells: Mapping[str, Samples]) -> None:
+        self.bells = bells
+
+    def speech(self, text: str, voice: str, rate: int) -> ClipRef:
+        words = len(text.split())
+        sentences = max(1, sum(text.count(mark) for mark in ".?!"))
+        seconds = words * ESTIMATE_WORD_FACTOR * 60 / rate + sentences * ESTIMATE_PAUSE_PER_SENTENCE
+        return ClipRef(f"estimate:{voice}:{rate}:{text}", round(seconds * SAMPLE_RATE))
+
+    def bell(self, name: str) -> ClipRef:
+        return ClipRef(bell_id(name), self.bells[name].size)
+
+    def tone(self, kind: ToneKind, samples: int) -> ClipRef:
+        return ClipRef(tone_id(kind, samples), samples)
+
+
+class RenderClips:
+    """Real audio: bells, tones made on demand, speech from the cache or synthesised in batches.
+
+    Speech the timeline asks for that has no clip yet (at first all of it; later an announcement
+    whose words changed with the stretch) is noted and given an estimated length; ``complete``
+    synthesises what was noted, all at once and in parallel.
+    """
+
+    def __init__(
+        self,
+        bells: Mapping[str, Samples],
+        lexicons: Mapping[str, Lexicon],
+        volume: float,
+        cache: ClipCache,
+        on_clips: Callable[[int, int], None],
+    ) -> None:
+        self.lexicons = lexicons
+        self.volume = volume
+        self.cache = cache
+        self.on_clips = on_clips  # (made so far, to make): progress
+        self.estimated = EstimatedClips(bells)
+        self.audio: dict[str, Samples] = {bell_id(name): sound for name, sound in bells.items()}
+        self.requests: dict[tuple[str, str, int], SpeechRequest] = {}  # what has a clip
+        self.missing: dict[SpeechRequest, tuple[str, str, int]] = {}
+        self.made = 0
+
+    def speech(self, text: str, voice: str, rate: int) -> ClipRef:
+        request = self.requests.get((text, voice, rate))
+        if request is None:
+            self.missing[speech_request(text, voice, rate, self.lexicons)] = (text, voice, rate)
+            return self.estimated.speech(text, voice, rate)
+        return ClipRef(request.key, self.audio[request.key].size, request.text)
+
+    def bell(self, name: str) -> ClipRef:
+        return ClipRef(bell_id(name), self.audio[bell_id(name)].size)
+
+    def tone(self, kind: ToneKind, samples: int) -> ClipRef:
+        key = tone_id(kind, samples)
+        if key not in self.audio:
+            self.audio[key] = breath_tone(kind, samples, SAMPLE_RATE)
+        return ClipRef(key, samples)
+
+    def complete(self) -> bool:
+        """Synthesise the speech asked for since the last call; False when there was none."""
+        if not self.missing:
+            return False
+        missing, self.missing = self.missing, {}
+        total = self.made + len(missing)
+
+        def clip_done(count: int) -> None:
+            self.made += count
+            self.on_clips(self.made, total)
+
+        clips = synthesize_all(missing, self.cache, on_clip=clip_done)
+        for request, said in missing.items():
+            clip = clips[request]
+            self.audio[request.key] = frozen(clip * self.volume) if self.volume != 1 else clip
+            self.requests[said] = request
+        return True
