@@ -16,13 +16,12 @@ timeline's ``text`` and the plan keep the words as written.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator.errors import LexiconError, Source
-from generator.recipe import display_path
+from generator.errors import LexiconError
+from generator.recipe import display_path, parse_toml
 
 EVERY_ENGINE = "all"
 
@@ -66,16 +65,11 @@ def load_lexicons(paths: Sequence[Path], engines: Sequence[str]) -> dict[str, Le
 def _read(path: Path) -> dict[str, dict[str, str]]:
     where = display_path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise LexiconError(f"cannot read the lexicon: {error}", where=where) from None
-    except tomllib.TOMLDecodeError as error:
-        line = re.search(r"line (\d+)", str(error))
-        raise LexiconError(
-            f"TOML syntax error: {error}",
-            where=Source(where, int(line[1])) if line else where,
-            fix='Write entries as "word" = "how to say it", under [all] or an engine\'s name.',
-        ) from None
+    fix = 'Write entries as "word" = "how to say it", under [all] or an engine\'s name.'
+    data = parse_toml(text, where, LexiconError, fix)
     tables: dict[str, dict[str, str]] = {}
     for name, table in data.items():
         if not isinstance(table, dict) or not all(

@@ -126,17 +126,21 @@ def load_recipe(path: Path) -> Recipe:
         part = Part(template=path.name, variables={}, source=Source(display_path(path), 1))
         return Recipe(path.stem, path, _title_of(path), "", Settings(), (part,))
     text = _read_text(path)
-    where = display_path(path)
+    fix = "Fix the recipe's syntax (strings need quotes, tables need [brackets])."
+    return _build_recipe(path, text, parse_toml(text, display_path(path), RecipeError, fix))
+
+
+def parse_toml(text: str, where: str, error: type[StillpointError], fix: str) -> dict[str, Any]:
+    """TOML text as a dict; a syntax error becomes ``error`` naming the file and line."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        line = re.search(r"line (\d+)", str(error))
-        raise RecipeError(
-            f"TOML syntax error: {error}",
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as problem:
+        line = re.search(r"line (\d+)", str(problem))
+        raise error(
+            f"TOML syntax error: {problem}",
             where=Source(where, int(line[1])) if line else where,
-            fix="Fix the recipe's syntax (strings need quotes, tables need [brackets]).",
+            fix=fix,
         ) from None
-    return _build_recipe(path, text, data)
 
 
 def _build_recipe(path: Path, text: str, data: dict[str, Any]) -> Recipe:
