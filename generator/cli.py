@@ -291,7 +291,7 @@ class _Progress:
     def __init__(self) -> None:
         self.enabled = sys.stderr.isatty()
         self.bar: Any = None
-        self.stage = ""
+        self.stage = ("", 0)
 
     def __enter__(self) -> _Progress:
         return self
@@ -302,12 +302,12 @@ class _Progress:
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
             return
-        if stage != self.stage:
+        if (stage, total) != self.stage:  # a new stage, or more clips to make than first known
             self._close()
-            self.stage = stage
+            self.stage = (stage, total)
             self.bar = typer.progressbar(length=total, label=f"{stage:<9}", file=sys.stderr)
             self.bar.__enter__()
-        self.bar.update(done - self.bar.pos)
+        self.bar.update(max(0, done - self.bar.pos))
 
     def _close(self) -> None:
         if self.bar is not None:

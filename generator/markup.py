@@ -37,7 +37,7 @@ from generator.cues import (
     Window,
     next_silence,
 )
-from generator.durations import Duration, parse_duration
+from generator.durations import MAX_SECONDS, Duration, parse_duration
 from generator.errors import MarkupError, Source
 from generator.recipe import RATE_RANGE
 from generator.script import ScriptLine
@@ -207,6 +207,12 @@ def _breathe(argument: str, rest: str, source: Source) -> Cue:
     rounds = int(match["rounds"]) if match["rounds"] else None
     if rounds == 0:
         raise MarkupError("[breathe … x0]: at least one round", where=source, fix=fix)
+    if rounds is not None and rounds * pattern.round_seconds > MAX_SECONDS:
+        raise MarkupError(
+            f"[breathe {pattern.name} x{rounds}]: longer than {MAX_SECONDS // 3600} hours",
+            where=source,
+            fix="Ask for fewer rounds.",
+        )
     length = (
         _duration(match["length"], source, "breathe", "box for 3m") if match["length"] else None
     )

@@ -84,6 +84,7 @@ def test_a_directive_ends_the_utterance_and_whitespace_is_folded() -> None:
         ("Hi\n[breathe 0-4 x3]", "cannot be 0"),
         ("Hi\n[breathe 4-7-80 x3]", "longer than 60s"),
         ("Hi\n[breathe box for soon]", "not a duration"),
+        ("Hi\n[breathe box x999999999]", "longer than 12 hours"),
         ("Hi\n[at 2 breaths] Soften.", r"\[at …\] outside a \[hold\]"),
         ("Hi\n[end hold]", "without a \\[hold\\]"),
         ("Hi\n[hold 8 breaths]\nSettle.", "never closed"),
