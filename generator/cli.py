@@ -15,20 +15,19 @@ import typer
 import typer.core
 
 from generator import __version__
-from generator.durations import format_clock, format_seconds, parse_seconds
+from generator.durations import format_clock, format_clock_ms, format_seconds, parse_seconds
 from generator.errors import SettingsError, StillpointError
 from generator.library import Library
 from generator.plan import plan_lines
 from generator.session import (
     Prepared,
     estimate,
-    estimated_range,
+    estimated_lengths,
     prepare,
     render,
     target_seconds,
 )
 from generator.speech import ClipCache, default_cache_dir
-from generator.timeline import format_clock_ms
 from generator.voices import auto_voice, installed_engines, start_engine
 
 TIMER_SESSION = "timer"  # the built-in session behind `stillpoint timer`
@@ -162,8 +161,8 @@ def list_sessions(scripts: ScriptsOption = None) -> None:
     for name in library.sessions():
         try:
             prepared = prepare(name, library)
-            length = format_clock(estimate(prepared, library).duration)
-            shortest, longest = estimated_range(prepared, library)
+            shortest, usual, longest = estimated_lengths(prepared, library)
+            length = format_clock(float(usual))
             reach = (
                 f"{format_clock(float(shortest))}-{format_clock(float(longest))}"
                 if longest - shortest >= 1

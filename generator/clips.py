@@ -132,13 +132,13 @@ class RenderClips:
         self.estimated = EstimatedClips(bells)
         self.audio: dict[str, Samples] = {bell_id(name): sound for name, sound in bells.items()}
         self.requests: dict[tuple[str, str, int], SpeechRequest] = {}  # what has a clip
-        self.missing: dict[SpeechRequest, tuple[str, str, int]] = {}
+        self.missing: dict[tuple[str, str, int], SpeechRequest] = {}  # what needs one
         self.made = 0
 
     def speech(self, text: str, voice: str, rate: int) -> ClipRef:
         request = self.requests.get((text, voice, rate))
         if request is None:
-            self.missing[speech_request(text, voice, rate, self.lexicons)] = (text, voice, rate)
+            self.missing[text, voice, rate] = speech_request(text, voice, rate, self.lexicons)
             return self.estimated.speech(text, voice, rate)
         return ClipRef(request.key, self.audio[request.key].size, request.text)
 
@@ -156,14 +156,14 @@ class RenderClips:
         if not self.missing:
             return False
         missing, self.missing = self.missing, {}
-        total = self.made + len(missing)
+        total = self.made + len(set(missing.values()))  # texts a lexicon merges: one clip
 
         def clip_done(count: int) -> None:
             self.made += count
             self.on_clips(self.made, total)
 
-        clips = synthesize_all(missing, self.cache, on_clip=clip_done)
-        for request, said in missing.items():
+        clips = synthesize_all(missing.values(), self.cache, on_clip=clip_done)
+        for said, request in missing.items():
             clip = clips[request]
             self.audio[request.key] = frozen(clip * self.volume) if self.volume != 1 else clip
             self.requests[said] = request

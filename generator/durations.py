@@ -83,6 +83,17 @@ def format_clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+def format_clock_ms(seconds: Fraction | float, always_hours: bool = False) -> str:
+    """mm:ss.mmm (h:mm:ss.mmm past an hour; hh:mm:ss.mmm always, as WebVTT wants it)."""
+    millis = round(Fraction(seconds) * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    text = f"{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+    if always_hours:
+        return f"{hours:02d}:{text}"
+    return f"{hours}:{text}" if hours else text
+
+
 def _plain(value: Fraction) -> str:
     if value.denominator == 1:
         return str(value.numerator)

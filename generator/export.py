@@ -17,6 +17,7 @@ from typing import IO
 
 from generator.atomic import commit, temporary_beside
 from generator.audio import Samples, to_pcm16
+from generator.durations import format_clock_ms
 from generator.errors import EncodeError, EnvironmentProblem, OutputError
 from generator.timeline import Timeline
 
@@ -137,19 +138,12 @@ def webvtt(timeline: Timeline) -> str:
     speech = [event for event in timeline.events if event.kind == "speech"]
     for number, event in enumerate(speech, 1):
         start, end = (
-            _vtt_time(timeline.seconds(event.start)),
-            _vtt_time(timeline.seconds(event.end)),
+            format_clock_ms(timeline.seconds(event.start), always_hours=True),
+            format_clock_ms(timeline.seconds(event.end), always_hours=True),
         )
         text = event.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         lines += [str(number), f"{start} --> {end}", text, ""]
     return "\n".join(lines)
-
-
-def _vtt_time(seconds: float) -> str:
-    millis = round(seconds * 1000)
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
 
 
 @contextlib.contextmanager

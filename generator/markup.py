@@ -93,7 +93,7 @@ def _pause(argument: str, rest: str, source: Source) -> Cue:
         )
     pause = _pause_length(match["length"], source)
     if match["every"] or match["at"] or match["bell"] or match["strikes"]:
-        pause = _with_bells(pause, match, source)
+        pause = replace(pause, bells=_bell_schedule(match, source))
     return pause
 
 
@@ -109,11 +109,7 @@ def _pause_length(text: str, source: Source) -> Pause:
         if elastic["nominal"]
         else low
     )
-    if (
-        (low.seconds and low.breaths)
-        or (bool(low.breaths) != bool(high.breaths))
-        or (bool(nominal.breaths) != bool(low.breaths))
-    ):
+    if len({bool(length.breaths) for length in (low, nominal, high)}) > 1:
         raise MarkupError(
             f"[pause {text}]: give all its lengths in the same unit (seconds or breaths)",
             where=source,
@@ -128,7 +124,7 @@ def _pause_length(text: str, source: Source) -> Pause:
     return Pause(nominal, source, shortest=low, longest=high)
 
 
-def _with_bells(pause: Pause, match: re.Match[str], source: Source) -> Pause:
+def _bell_schedule(match: re.Match[str], source: Source) -> BellSchedule:
     sound = match["bell"] or ""
     _check_bell_name(sound, source)
     every = _duration(match["every"], source, "pause", "20m every 5m") if match["every"] else None
@@ -152,8 +148,7 @@ def _with_bells(pause: Pause, match: re.Match[str], source: Source) -> Pause:
             where=source,
             fix="Write [pause 20m every 5m bell chime] or [pause 20m at 2m, 7m].",
         )
-    schedule = BellSchedule(sound, _strikes(match["strikes"], source), every, at)
-    return Pause(pause.duration, source, pause.shortest, pause.longest, schedule)
+    return BellSchedule(sound, _strikes(match["strikes"], source), every, at)
 
 
 def _window(argument: str, rest: str, source: Source) -> Cue:

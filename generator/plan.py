@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from generator.timeline import Event, Span, Timeline, format_clock_ms
+from generator.durations import format_clock_ms
+from generator.timeline import Event, Span, Timeline
 
 _WHAT = {"speech": "", "bell": "[bell {sound}]", "tone": "[tone {sound}]", "pause": "[silence]"}
 

@@ -18,7 +18,7 @@ from generator.cues import DEFAULT, Cue, VoiceChange, map_cues
 from generator.durations import MAX_SECONDS
 from generator.errors import MarkupError, OutputError, SettingsError, StillpointError
 from generator.export import encode_mp3, ffmpeg_path, staged, timeline_json, webvtt
-from generator.fitting import TimelineAt, fit, length_range
+from generator.fitting import TimelineAt, fit, length_range, seconds
 from generator.lexicon import Lexicon, load_lexicons
 from generator.library import Library
 from generator.markup import parse_cues
@@ -76,12 +76,15 @@ def prepare(session: str, library: Library, overrides: Mapping[str, str] | None 
 def _with_voices(recipe: Recipe, cues: tuple[Cue, ...]) -> tuple[Recipe, tuple[Cue, ...]]:
     """The session's voice and every [voice] resolved to a full ENGINE:NAME id, or an error."""
     settings = replace(recipe.settings, voice=resolve_voice(recipe.settings.voice))
+    known: dict[str, str] = {}  # a [voice] in a loop is looked up once
 
     def resolved(cue: Cue) -> Cue:
         if not isinstance(cue, VoiceChange) or cue.voice.lower() == DEFAULT:
             return cue
         try:
-            return replace(cue, voice=resolve_voice(cue.voice))
+            if cue.voice not in known:
+                known[cue.voice] = resolve_voice(cue.voice)
+            return replace(cue, voice=known[cue.voice])
         except StillpointError as error:  # unknown voice, or the piper extra missing
             raise MarkupError(error.what, where=cue.source, fix=error.fix) from None
 
@@ -115,9 +118,11 @@ def estimate(prepared: Prepared, library: Library, target: Fraction | None = Non
     return fit(timeline_at, target) if target is not None else timeline_at(Fraction(0))
 
 
-def estimated_range(prepared: Prepared, library: Library) -> tuple[Fraction, Fraction]:
-    """The shortest and longest the session can be made with --minutes (estimated)."""
-    return length_range(_timelines(prepared, _estimated(prepared, library)))
+def estimated_lengths(prepared: Prepared, library: Library) -> tuple[Fraction, Fraction, Fraction]:
+    """The shortest, usual and longest length of the session (estimated; --minutes' range)."""
+    timeline_at = _timelines(prepared, _estimated(prepared, library))
+    shortest, longest = length_range(timeline_at)
+    return shortest, seconds(timeline_at(Fraction(0))), longest
 
 
 def _estimated(prepared: Prepared, library: Library) -> EstimatedClips:

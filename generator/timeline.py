@@ -34,7 +34,7 @@ from generator.cues import (
     Window,
     next_silence,
 )
-from generator.durations import format_seconds
+from generator.durations import format_clock_ms, format_seconds
 from generator.errors import MarkupError, Source
 from generator.recipe import Settings
 from generator.spoken import number_words, spoken_length
@@ -345,34 +345,20 @@ class _Placer:
                 if number <= spoken:
                     overruns += self._spoken_phase(phase, start, end, cue)
                 elif cue.tones and phase.tone is not None:
-                    self._tone_phase(phase.tone, start, end, phase.seconds, cue.source)
+                    self._tone_phase(phase.tone, start, end, cue.source)
                 else:
                     self.add("pause", start, end, cue.source, detail=f"{phase.name}, quiet")
                 offset += phase.seconds
         self.context = _Context()
         if total > offset:
-            start = origin + self.sample(offset)
-            self.add(
-                "pause",
-                start,
-                origin + self.sample(total),
-                cue.source,
-                detail="rest of the breathing time",
-            )
+            quiet, closes = origin + self.sample(offset), origin + self.sample(total)
+            self.add("pause", quiet, closes, cue.source, detail="rest of the breathing time")
         self.now = Fraction(origin, self.sample_rate) + total
         detail = f"{rounds} rounds x ({pattern.describe()}) = {format_clock_ms(rounds * per_round)}"
         if total > rounds * per_round:
             detail += f", then {format_seconds(total - rounds * per_round)} of quiet"
-        self.spans.append(
-            Span(
-                "breathe",
-                origin,
-                self.sample(self.now),
-                cue.source,
-                pattern.name,
-                detail,
-            )
-        )
+        closes = origin + self.sample(total)
+        self.spans.append(Span("breathe", origin, closes, cue.source, pattern.name, detail))
         for word in sorted(set(overruns)):
             self.warnings.append(
                 f"{cue.source}: warning: {word!r} is longer than its breath phase "
@@ -381,19 +367,12 @@ class _Placer:
 
     def _spoken_phase(self, phase: Phase, start: int, end: int, cue: Breathe) -> list[str]:
         """The phase word at the phase's start, counts on each second after it; returns overruns."""
-        words = [(0, phase.word)]
-        if cue.count:
-            seconds = math.ceil(phase.seconds) - 1
-            words += [(second, number_words(second + 1)) for second in range(1, seconds + 1)]
+        seconds = range(1, math.ceil(phase.seconds)) if cue.count else range(0)
+        words = [phase.word, *(number_words(second + 1) for second in seconds)]
+        starts = [start, *(start + self.sample(Fraction(second)) for second in seconds)]
         overruns = []
         last = start
-        for index, (second, word) in enumerate(words):
-            at = start + self.sample(Fraction(second))
-            limit = (
-                start + self.sample(Fraction(words[index + 1][0]))
-                if index + 1 < len(words)
-                else end
-            )
+        for word, at, limit in zip(words, starts, [*starts[1:], end], strict=True):
             said = self._say(word, at, self.speaking_rate, cue.source)
             if said > limit:
                 overruns.append(word)
@@ -402,10 +381,8 @@ class _Placer:
             self.add("pause", last, end, cue.source, detail=f"rest of the {phase.name}")
         return overruns
 
-    def _tone_phase(
-        self, kind: ToneKind, start: int, end: int, seconds: Fraction, source: Source
-    ) -> None:
-        length = self.sample(max(seconds - TONE_GAP, seconds / 2))
+    def _tone_phase(self, kind: ToneKind, start: int, end: int, source: Source) -> None:
+        length = max(end - start - self.sample(TONE_GAP), (end - start) // 2)
         clip = self.clips.tone(kind, length)
         self.add("tone", start, start + clip.samples, source, sound=kind, clip=clip)
         self.add("pause", start + clip.samples, end, source, detail="between tones")
@@ -444,7 +421,7 @@ class _Placer:
             self._silence(Fraction(closes, self.sample_rate) - self.now, cue.source)
         self.context = _Context()
         self.now = Fraction(closes, self.sample_rate)
-        arithmetic = _hold_detail(cue.duration.breaths, self.settings.breath, seconds)
+        arithmetic = _breaths_detail(cue.duration.breaths, self.settings.breath, seconds)
         label = " ".join(
             part for part in (cue.pose, f"{cue.side} side" if cue.side else "") if part
         )
@@ -545,21 +522,12 @@ def _pause_detail(cue: Pause, breath: Fraction, seconds: Fraction) -> str:
             f"(usually {format_seconds(nominal)}) -> {format_clock_ms(seconds)}"
         )
     if cue.duration.breaths:
-        return _hold_detail(cue.duration.breaths, breath, seconds)
+        return _breaths_detail(cue.duration.breaths, breath, seconds)
     return ""
 
 
-def _hold_detail(breaths: Fraction, breath: Fraction, seconds: Fraction) -> str:
+def _breaths_detail(breaths: Fraction, breath: Fraction, seconds: Fraction) -> str:
     if not breaths:
         return format_clock_ms(seconds)
     count = f"{float(breaths):g} breath{'s' if breaths != 1 else ''}"
     return f"{count} x {format_seconds(breath)} = {format_clock_ms(seconds)}"
-
-
-def format_clock_ms(seconds: Fraction | float) -> str:
-    """mm:ss.mmm (or h:mm:ss.mmm): the plan's and the arithmetic's precision."""
-    millis = round(Fraction(seconds) * 1000)
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    text = f"{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
-    return f"{hours}:{text}" if hours else text

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import json
 import tempfile
 import threading
 from collections.abc import Callable
@@ -219,8 +220,6 @@ def piper_files(voice: str) -> tuple[Path, Path]:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    import json
-
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise SettingsError(
@@ -249,8 +248,9 @@ def installed_engines() -> list[str]:
 
 def auto_voice() -> str:
     """The best installed voice: piper's bundled voice when there is one, else pyttsx3's."""
-    if piper_installed() and bundled_piper_voices():
-        return f"piper:{next(iter(bundled_piper_voices()))}"
+    bundled = bundled_piper_voices() if piper_installed() else {}
+    if bundled:
+        return f"piper:{next(iter(bundled))}"
     return start_engine("pyttsx3").default_voice()
 
 

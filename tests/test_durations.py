@@ -5,6 +5,7 @@ import pytest
 from generator.durations import (
     Duration,
     format_clock,
+    format_clock_ms,
     format_seconds,
     parse_duration,
     parse_seconds,
@@ -55,3 +56,9 @@ def test_formats() -> None:
     assert format_clock(61.4) == "01:01"
     assert format_clock(3725) == "1:02:05"
     assert str(Duration(breaths=Fraction(1))) == "1 breath"
+
+
+def test_clock_with_milliseconds() -> None:
+    assert format_clock_ms(Fraction(1, 1000)) == "00:00.001"
+    assert format_clock_ms(Fraction(3601) + Fraction(1, 2)) == "1:00:01.500"
+    assert format_clock_ms(2.5, always_hours=True) == "00:00:02.500"  # WebVTT's form
