@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from fractions import Fraction
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,19 +15,29 @@ import typer
 import typer.core
 
 from generator import __version__
+from generator.config import Config, load_config
+from generator.describe import describe_lines, program_lines
 from generator.durations import format_clock, format_clock_ms, format_seconds, parse_seconds
 from generator.errors import SettingsError, StillpointError
-from generator.library import Library
+from generator.library import Library, user_scripts_dir
 from generator.plan import plan_lines
+from generator.program import Program, load_program
+from generator.recipe import Overrides
+from generator.scaffold import scaffold
+from generator.script import part_declarations
 from generator.session import (
+    Choices,
     Prepared,
+    Rendered,
     estimate,
     estimated_lengths,
     prepare,
     render,
+    render_program,
     target_seconds,
 )
 from generator.speech import ClipCache, default_cache_dir
+from generator.validate import validate as check_files
 from generator.voices import auto_voice, installed_engines, start_engine
 
 TIMER_SESSION = "timer"  # the built-in session behind `stillpoint timer`
@@ -106,6 +116,18 @@ OutputOption = Annotated[
     Path | None,
     typer.Option("-o", "--output", help="The MP3 to write [default: output/SESSION.mp3]."),
 ]
+SkipOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--skip", help="Leave out a pose (--skip lizard); repeat for more.", show_default=False
+    ),
+]
+LevelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--level", help="gentle, standard or deep: shorter or longer holds.", show_default=False
+    ),
+]
 Session = Annotated[
     str, typer.Argument(help="A session name, or a path to a .toml recipe or .j2/.txt script.")
 ]
@@ -130,10 +152,14 @@ def main_options(
 
 
 def _library(scripts: list[Path] | None) -> Library:
-    return Library(tuple(scripts or ()))
+    """--scripts folders, then the user's own scripts folder when it exists, then the built-ins."""
+    folders = list(scripts or ())
+    if user_scripts_dir().is_dir() and user_scripts_dir() not in folders:
+        folders.append(user_scripts_dir())
+    return Library(tuple(folders))
 
 
-def _overrides(pairs: list[str] | None, **options: str | int | None) -> dict[str, str]:
+def _overrides(pairs: list[str] | None, **options: str | int | None) -> Overrides:
     """--set pairs, then the named options (which win) as the same KEY=VALUE overrides."""
     result: dict[str, str] = {}
     for pair in pairs or ():
@@ -146,7 +172,7 @@ def _overrides(pairs: list[str] | None, **options: str | int | None) -> dict[str
     for name, option in options.items():
         if option is not None:  # a TOML value: a number as it is, text quoted
             result[name] = str(option) if isinstance(option, int) else json.dumps(option)
-    return result
+    return Overrides.from_pairs(result)
 
 
 def _warn(lines: tuple[str, ...]) -> None:
@@ -158,9 +184,10 @@ def _warn(lines: tuple[str, ...]) -> None:
 def list_sessions(scripts: ScriptsOption = None) -> None:
     """List the sessions you can render: name, estimated length, the range --minutes can reach."""
     library = _library(scripts)
+    config = load_config()
     for name in library.sessions():
         try:
-            prepared = prepare(name, library)
+            prepared = prepare(name, library, defaults=config.settings)
             shortest, usual, longest = estimated_lengths(prepared, library)
             length = format_clock(float(usual))
             reach = (
@@ -172,6 +199,13 @@ def list_sessions(scripts: ScriptsOption = None) -> None:
         except StillpointError as error:
             length, reach, title = "  ?  ", "", f"(broken: {error.message()})"
         typer.echo(f"{name:<24} ~{length}  {reach:<15}  {title}")
+    for name, path in library.programs().items():
+        try:
+            program = load_program(path)
+            title = f"{program.title} ({len(program.days)} days)"
+        except StillpointError as error:
+            title = f"(broken: {error.message()})"
+        typer.echo(f"{name:<24}  program                 {title}")
 
 
 @app.command()
@@ -183,6 +217,8 @@ def script(
     breath: BreathOption = None,
     bell: BellOption = None,
     warmup: WarmupOption = None,
+    level: LevelOption = None,
+    skip: SkipOption = None,
     set_: SetOption = None,
     scripts: ScriptsOption = None,
 ) -> None:
@@ -191,8 +227,10 @@ def script(
     Makes no audio: speech lengths are estimated from the words, so rendered times differ a little.
     """
     library = _library(scripts)
-    overrides = _overrides(set_, voice=voice, rate=rate, breath=breath, bell=bell, warmup=warmup)
-    prepared = prepare(session, library, overrides)
+    overrides = _overrides(
+        set_, voice=voice, rate=rate, breath=breath, bell=bell, warmup=warmup, level=level
+    )
+    prepared = prepare(session, library, overrides, skip or (), load_config().settings)
     timeline = estimate(prepared, library, target_seconds(minutes))
     _warn(timeline.warnings)
     settings = prepared.settings
@@ -214,14 +252,96 @@ def render_command(
     breath: BreathOption = None,
     bell: BellOption = None,
     warmup: WarmupOption = None,
+    level: LevelOption = None,
+    skip: SkipOption = None,
     set_: SetOption = None,
     scripts: ScriptsOption = None,
 ) -> None:
-    """Render SESSION to an MP3, with a .json timeline and a .vtt transcript beside it."""
+    """Render SESSION to an MP3, with a .json timeline and a .vtt transcript beside it.
+
+    Given a program (sessions over days, see `stillpoint list`), renders every day into one
+    folder (-o FOLDER, default output/PROGRAM/) with an .m3u8 playlist in order.
+    """
     library = _library(scripts)
-    overrides = _overrides(set_, voice=voice, rate=rate, breath=breath, bell=bell, warmup=warmup)
-    prepared: Prepared = prepare(session, library, overrides)
-    _render(prepared, library, output, target_seconds(minutes))
+    config = load_config()
+    overrides = _overrides(
+        set_, voice=voice, rate=rate, breath=breath, bell=bell, warmup=warmup, level=level
+    )
+    program = library.find_program(session)
+    if program is not None:
+        if minutes is not None:
+            raise SettingsError(
+                "--minutes sets one file's length, not a program's",
+                fix="Give each day its minutes in the program file.",
+            )
+        _render_program(load_program(program), library, output, config, overrides, skip or ())
+        return
+    prepared = prepare(session, library, overrides, skip or (), config.settings)
+    _render(prepared, library, output or config.output / f"{prepared.recipe.name}.mp3", minutes)
+
+
+@app.command()
+def show(
+    session: Session,
+    level: LevelOption = None,
+    skip: SkipOption = None,
+    set_: SetOption = None,
+    scripts: ScriptsOption = None,
+) -> None:
+    """Show a session's settings and every template variable: value, where it comes from, meaning.
+
+    Given a program, lists its days with their sessions and the settings each day changes.
+    """
+    library = _library(scripts)
+    config = load_config()
+    program = library.find_program(session)
+    if program is not None:
+        for line in program_lines(load_program(program)):
+            typer.echo(line)
+        return
+    prepared = prepare(session, library, _overrides(set_, level=level), skip or (), config.settings)
+    declared = part_declarations(prepared.recipe, library.template_dirs)
+    for line in describe_lines(prepared.recipe, config.settings, declared):
+        typer.echo(line)
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="The new session's name, like my-evening.")],
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", help="Copy this session (and its templates) to start from."),
+    ] = None,
+    scripts: ScriptsOption = None,
+) -> None:
+    """Create your own session: a recipe and a template in your scripts folder, ready to render.
+
+    The folder is the first --scripts folder, else your own scripts folder (created if needed).
+    """
+    folder = scripts[0] if scripts else user_scripts_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = scaffold(name, folder, _library([folder, *(scripts or [])]), from_)
+    for path in written:
+        typer.echo(f"Wrote {path}")
+    hint = f" --scripts {folder}" if scripts else ""
+    typer.echo(f"Edit them, then: stillpoint script {name}{hint}  (or render)")
+
+
+@app.command()
+def validate(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Recipes, programs, templates, scripts or folders of them.")
+    ],
+    scripts: ScriptsOption = None,
+) -> None:
+    """Check recipes, programs, templates and scripts; report every problem with its file:line."""
+    files, problems = check_files(paths, _library(scripts))
+    for problem in problems:
+        typer.echo(f"{problem.message()}", err=True)
+    if problems:
+        typer.echo(f"{len(problems)} problems in {len(files)} files", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"{len(files)} files checked: no problems")
 
 
 @app.command()
@@ -248,21 +368,41 @@ def timer(
                 f"--interval: {error}", fix="Write it like --interval 5m."
             ) from None
     overrides = _overrides(None, interval=interval or "", bell=bell, warmup=warmup)
-    prepared = prepare(TIMER_SESSION, library, overrides)
-    _render(prepared, library, output, target_seconds(minutes))
+    config = load_config()
+    prepared = prepare(TIMER_SESSION, library, overrides, (), config.settings)
+    _render(prepared, library, output or config.output / f"{prepared.recipe.name}.mp3", minutes)
 
 
-def _render(
-    prepared: Prepared, library: Library, output: Path | None, target: Fraction | None
-) -> None:
-    destination = output or Path("output") / f"{prepared.recipe.name}.mp3"
+def _render(prepared: Prepared, library: Library, output: Path, minutes: float | None) -> None:
+    target = target_seconds(minutes)
     with _Progress() as progress:
-        result = render(
-            prepared, library, destination, ClipCache(default_cache_dir()), progress, target
+        result = render(prepared, library, output, ClipCache(default_cache_dir()), progress, target)
+    _report(output, result)
+
+
+def _render_program(
+    program: Program,
+    library: Library,
+    output: Path | None,
+    config: Config,
+    overrides: Overrides,
+    skip: Sequence[str],
+) -> None:
+    folder = output or config.output / program.name
+    choices = Choices(overrides, tuple(skip), config.settings)
+    with _Progress() as progress:
+        results = render_program(
+            program, library, folder, ClipCache(default_cache_dir()), choices, progress
         )
+    for result in results:
+        _report(result.files[0], result)
+    typer.echo(f"Wrote {folder / program.name}.m3u8 ({len(results)} days)")
+
+
+def _report(output: Path, result: Rendered) -> None:
     _warn(result.timeline.warnings)
     typer.echo(
-        f"Wrote {destination} ({format_clock_ms(result.timeline.duration)}, "
+        f"Wrote {output} ({format_clock_ms(result.timeline.duration)}, "
         f"{len(result.timeline.chapters)} chapters, {result.clips_made} new speech clips)"
     )
 

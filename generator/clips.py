@@ -2,24 +2,27 @@
 
 ``EstimatedClips`` gives lengths without audio (``stillpoint script``, ``list``, length ranges);
 ``RenderClips`` gives real audio: speech from the cache or synthesised in parallel workers (through
-the lexicon of its engine), bells levelled from ``sounds/``, tones made on demand.
+the lexicon of its engine), bells levelled from ``sounds/``, tones made on demand, the listener's
+music files as loops (``music_used``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 
+from generator.ambience import BedError, load_bed
 from generator.audio import SAMPLE_RATE, Samples, db_to_gain, frozen, load_sound
 from generator.breathing import ToneKind
-from generator.cues import NO_BELL, Bell, Cue, Pause, walk
+from generator.cues import NO_BELL, Bell, Cue, Pause, Window, walk
 from generator.errors import MarkupError, Source
 from generator.lexicon import Lexicon
 from generator.library import Library
 from generator.speech import ClipCache, SpeechRequest, synthesize_all
-from generator.timeline import ClipRef
+from generator.timeline import ClipRef, music_id
 from generator.tones import breath_tone, tone_id
 
 # Bells are levelled by their energy (RMS over the whole sound), not their peak, so a bright
@@ -76,6 +79,21 @@ def bells_used(cues: Sequence[Cue], default: str, library: Library) -> dict[str,
     return bells
 
 
+def music_used(cues: Sequence[Cue]) -> dict[str, Samples]:
+    """Each music file a window plays, decoded once as a loop at the bed level, by its mix id.
+
+    A file that cannot be used is an error at the line that asks for it.
+    """
+    found: dict[str, Samples] = {}
+    for cue in walk(cues):
+        if isinstance(cue, Window) and cue.music and music_id(cue.music) not in found:
+            try:
+                found[music_id(cue.music)] = load_bed(Path(cue.music).expanduser())
+            except BedError as error:
+                raise MarkupError(error.what, where=cue.source, fix=error.fix) from None
+    return found
+
+
 def bell_id(name: str) -> str:
     """The id a bell's samples go by in the mix (speech clips go by their cache key)."""
     return f"bell:{name}"
@@ -124,6 +142,7 @@ class RenderClips:
         volume: float,
         cache: ClipCache,
         on_clips: Callable[[int, int], None],
+        music: Mapping[str, Samples] | None = None,
     ) -> None:
         self.lexicons = lexicons
         self.volume = volume
@@ -131,6 +150,7 @@ class RenderClips:
         self.on_clips = on_clips  # (made so far, to make): progress
         self.estimated = EstimatedClips(bells)
         self.audio: dict[str, Samples] = {bell_id(name): sound for name, sound in bells.items()}
+        self.audio.update(music or {})
         self.requests: dict[tuple[str, str, int], SpeechRequest] = {}  # what has a clip
         self.missing: dict[tuple[str, str, int], SpeechRequest] = {}  # what needs one
         self.made = 0

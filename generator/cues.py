@@ -6,6 +6,7 @@ cues inside it, so code that needs every cue uses ``walk``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -91,6 +92,7 @@ class Window:
     duration: Duration
     text: str
     source: Source
+    music: str = ""  # a sound file that plays under the window (the listener's own music)
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,35 @@ def map_cues(cues: Sequence[Cue], change: Callable[[Cue], Cue]) -> tuple[Cue, ..
             cue = replace(cue, body=map_cues(cue.body, change))
         changed.append(change(cue))
     return tuple(changed)
+
+
+def scaled_holds(cues: Sequence[Cue], scale: Fraction) -> tuple[Cue, ...]:
+    """Every hold ``scale`` times as long (whole breaths stay whole); its [at] marks move with it.
+
+    Marks counted from the start move proportionally; marks counted back from the end stay,
+    so "two more breaths" is still two breaths before the end.
+    """
+    if scale == 1:
+        return tuple(cues)
+
+    def scaled(cue: Cue) -> Cue:
+        if isinstance(cue, Hold):
+            return replace(cue, duration=_scaled(cue.duration, scale, minimum=1))
+        if isinstance(cue, At) and not cue.from_end:
+            return replace(cue, offset=_scaled(cue.offset, scale, minimum=0))
+        return cue
+
+    return map_cues(cues, scaled)
+
+
+def _scaled(duration: Duration, scale: Fraction, minimum: int) -> Duration:
+    breaths = scaled_breaths(duration.breaths, scale, minimum) if duration.breaths else Fraction(0)
+    return Duration(duration.seconds * scale, breaths)
+
+
+def scaled_breaths(breaths: Fraction, scale: Fraction, minimum: int = 1) -> Fraction:
+    """A count of breaths at a level: whole breaths, rounded half up, never below ``minimum``."""
+    return Fraction(max(minimum, math.floor(breaths * scale + Fraction(1, 2))))
 
 
 def next_silence(following: Iterable[Cue]) -> Pause | Hold | None:

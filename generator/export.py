@@ -89,7 +89,7 @@ def timeline_json(timeline: Timeline) -> str:
             entry.update(text=event.text, voice=event.voice, rate=event.rate)
             if event.spoken:
                 entry["spoken"] = event.spoken
-        if event.kind in ("bell", "tone"):
+        if event.kind in ("bell", "tone", "music"):
             entry["sound"] = event.sound
         if event.detail:
             entry["detail"] = event.detail

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
+
 from generator.errors import EnvironmentProblem, SessionNotFoundError
+from generator.program import is_program
 
 SCRIPT_SUFFIXES = (".toml", ".j2", ".txt")
 SOUND_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
@@ -30,6 +33,11 @@ def builtin_root() -> Path:
         f"Stillpoint's built-in library is missing (looked in {package / '_library'})",
         fix="Reinstall stillpoint.",
     )
+
+
+def user_scripts_dir() -> Path:
+    """The user's own scripts folder (searched when it exists; `stillpoint new` writes there)."""
+    return platformdirs.user_data_path("stillpoint") / "scripts"
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,21 @@ class Library:
             f"no session named {ref!r}",
             fix=f"Known sessions: {', '.join(sessions) or 'none'} (see `stillpoint list`).",
         )
+
+    def programs(self) -> dict[str, Path]:
+        """Every program (sessions over days) by name; a user's hides a built-in of its name."""
+        found: dict[str, Path] = {}
+        for root in reversed(self.script_roots):
+            for program in sorted((root / "programs").glob("*.toml")):
+                found[program.stem] = program
+        return dict(sorted(found.items()))
+
+    def find_program(self, ref: str) -> Path | None:
+        """The program REF names (a program name or a path to one), or None if it is no program."""
+        path = Path(ref).expanduser()
+        if path.suffix == ".toml" and path.is_file():
+            return path if is_program(path) else None
+        return self.programs().get(ref)
 
     def sounds(self) -> dict[str, Path]:
         """Every sound by name (file stem); a user's sound hides a built-in of the same name."""

@@ -152,7 +152,16 @@ def _bell_schedule(match: re.Match[str], source: Source) -> BellSchedule:
 
 
 def _window(argument: str, rest: str, source: Source) -> Cue:
-    return Window(_duration(argument, source, "for"), _spoken(rest), source)
+    length, music = argument, ""
+    if with_music := re.match(r"^(?P<length>.+?)\s+music(?:\s+(?P<file>.*))?$", argument):
+        length, music = with_music["length"], (with_music["file"] or "").strip()
+        if not music:
+            raise MarkupError(
+                "[for … music] needs a sound file",
+                where=source,
+                fix="Write [for 4m music my-song.mp3], or leave music out.",
+            )
+    return Window(_duration(length, source, "for"), _spoken(rest), source, music)
 
 
 def _check_bell_name(name: str, source: Source) -> None:
@@ -377,8 +386,14 @@ class _Blocks:
         return tuple(self.top)
 
 
-def parse_cues(lines: Iterable[ScriptLine]) -> tuple[Cue, ...]:
-    """Turn markup lines into cues. Raises MarkupError naming the file:line of the first problem."""
+def parse_cues(
+    lines: Iterable[ScriptLine], problems: list[MarkupError] | None = None
+) -> tuple[Cue, ...]:
+    """Turn markup lines into cues. Raises MarkupError naming the file:line of the first problem.
+
+    With a ``problems`` list, every line's problem is appended there instead and parsing goes on
+    (`stillpoint validate` reports them all).
+    """
     blocks = _Blocks()
     words: list[str] = []
     start: Source | None = None
@@ -390,7 +405,8 @@ def parse_cues(lines: Iterable[ScriptLine]) -> tuple[Cue, ...]:
             blocks.add(replace(manner, text=" ".join(words), source=start))
         words, start, manner = [], None, Speech("", Source("", 0))
 
-    for line in lines:
+    def read(line: ScriptLine) -> None:
+        nonlocal words, start, manner
         text = line.text.strip()
         if not text:
             end_utterance()
@@ -399,21 +415,35 @@ def parse_cues(lines: Iterable[ScriptLine]) -> tuple[Cue, ...]:
             name, argument, rest = _directive(text, line.source)
             if name == "end":
                 blocks.end(argument, line.source)
-                continue
+                return
             cue = DIRECTIVES[name](argument, rest, line.source)
             if isinstance(cue, Speech):  # [say …]: its words go on until a blank line
                 manner, start = cue, line.source if cue.text else None
                 words = [cue.text] if cue.text else []
-                continue
+                return
             blocks.add(cue)
             if name == "at" and rest.strip():
                 blocks.add(Speech(_spoken(rest), line.source))
         else:
             start = start or line.source
             words.append(_spoken(text))
-    end_utterance()
-    cues = blocks.finish()
-    _check_announcements(cues)
+
+    for line in lines:
+        try:
+            read(line)
+        except MarkupError as problem:
+            if problems is None:
+                raise
+            problems.append(problem)
+    try:
+        end_utterance()
+        cues = blocks.finish()
+        _check_announcements(cues)
+    except MarkupError as problem:
+        if problems is None:
+            raise
+        problems.append(problem)
+        return ()
     return cues
 
 

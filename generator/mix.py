@@ -7,15 +7,22 @@ growing whole would copy it every time: quadratic.)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from generator.ambience import duck_gain, fade_gain, looped
 from generator.audio import Samples, db_to_gain
 from generator.timeline import Event, Timeline
 
 BLOCK_SECONDS = 10
 PEAK_CEILING_DB = -1.0  # no sample of the mix goes above this
+# Music under a window (already at the bed level, well below the voice): it fades in and out
+# at the window's edges and dips further while words are spoken over it, so they stay clear.
+MUSIC_FADE = (2.0, 3.0)  # seconds in, out
+MUSIC_DUCK_DB = 8.0
+DUCK_ATTACK, DUCK_RELEASE = 0.3, 0.8  # seconds: down before the first word, up after the last
+LOOPED_KINDS = ("music",)  # sounds that repeat for as long as their event lasts
 
 
 def mix_gain(timeline: Timeline, audio: Mapping[str, Samples]) -> float:
@@ -38,8 +45,10 @@ def mix_blocks(
 
     Mono blocks are 1-D; a stereo timeline gives (samples, 2) blocks, interleaved when flattened.
     """
-    block = BLOCK_SECONDS * timeline.sample_rate
+    rate = timeline.sample_rate
+    block = BLOCK_SECONDS * rate
     sounding = sorted((e for e in timeline.events if e.clip), key=lambda e: e.start)
+    speech = [(e.start, e.end) for e in timeline.events if e.kind == "speech"]
     upcoming = 0
     active: list[Event] = []
     for first in range(0, timeline.length, block):
@@ -51,7 +60,10 @@ def mix_blocks(
         shape = (last - first, timeline.channels) if timeline.channels > 1 else (last - first,)
         buffer = np.zeros(shape, dtype=np.float32)
         for event in active:
-            _add(buffer, first, last, event, audio[event.clip])
+            if event.kind in LOOPED_KINDS:
+                _add_looped(buffer, (first, last), event, audio[event.clip], speech, rate)
+            else:
+                _add(buffer, first, last, event, audio[event.clip])
         if gain != 1.0:
             buffer *= gain
         buffer.flags.writeable = False
@@ -64,6 +76,31 @@ def _add(buffer: np.ndarray, first: int, last: int, event: Event, clip: Samples)
     if end <= start:
         return
     part = clip[start - event.start : end - event.start]
+    if buffer.ndim == 1:
+        buffer[start - first : end - first] += part
+    else:
+        buffer[start - first : end - first] += part[:, np.newaxis] * pan_gains(event.pan)
+
+
+def _add_looped(
+    buffer: np.ndarray,
+    block: tuple[int, int],
+    event: Event,
+    loop: Samples,
+    speech: Sequence[tuple[int, int]],
+    rate: int,
+) -> None:
+    """A loop for the event's whole length, faded at its edges and ducked under speech."""
+    first, last = block
+    start, end = max(first, event.start), min(last, event.end)
+    if end <= start:
+        return
+    offset, size = start - event.start, end - start
+    sound = looped(loop, offset, size)
+    gain = fade_gain(size, event.end - event.start, *MUSIC_FADE, start=offset, rate=rate)
+    ducking = (MUSIC_DUCK_DB, DUCK_ATTACK, DUCK_RELEASE)
+    ducked = duck_gain(size, speech, *ducking, start=start, rate=rate)
+    part = sound * gain * ducked
     if buffer.ndim == 1:
         buffer[start - first : end - first] += part
     else:

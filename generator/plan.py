@@ -7,7 +7,13 @@ from collections.abc import Iterator
 from generator.durations import format_clock_ms
 from generator.timeline import Event, Span, Timeline
 
-_WHAT = {"speech": "", "bell": "[bell {sound}]", "tone": "[tone {sound}]", "pause": "[silence]"}
+_WHAT = {
+    "speech": "",
+    "bell": "[bell {sound}]",
+    "tone": "[tone {sound}]",
+    "pause": "[silence]",
+    "music": "[music {sound}]",
+}
 
 
 def plan_lines(timeline: Timeline) -> Iterator[str]:
@@ -33,7 +39,7 @@ def _event_line(timeline: Timeline, event: Event) -> str:
     what = event.text or _WHAT[event.kind].format(sound=event.sound)
     length = format_clock_ms(timeline.seconds(event.end - event.start))
     notes = []
-    if event.kind in ("pause", "tone"):
+    if event.kind in ("pause", "tone", "music"):
         notes.append(length)
     if event.detail:
         notes.append(event.detail)

@@ -17,6 +17,7 @@ from typing import Any
 
 from generator.durations import parse_seconds
 from generator.errors import RecipeError, SettingsError, Source, StillpointError
+from generator.variables import closest
 
 RATE_RANGE = (60, 400)  # words per minute eSpeak NG handles without garbling
 BREATH_RANGE = (Fraction(2), Fraction(60))
@@ -25,6 +26,10 @@ WARMUP_RANGE = (Fraction(0), Fraction(600))
 PAN_RANGE = (Fraction(0), Fraction(1))
 VOLUME_RANGE = (Fraction(1, 20), Fraction(1))
 RECIPE_KEYS = ("title", "description", "settings", "part")
+# How long holds last at each level, as a share of what the script says (8 breaths: 5, 8, 12).
+LEVELS = {"gentle": Fraction(5, 8), "standard": Fraction(1), "deep": Fraction(3, 2)}
+DURATION_SETTINGS = ("breath", "gap", "warmup")  # the settings that are lengths of time
+MAX_LISTENER = 40  # characters: a name, not a speech
 
 Locate = Callable[[str], Source | str]  # finds where a key was written, for error messages
 
@@ -63,9 +68,11 @@ class Settings:
     )  # silence before the first cue: time to settle after pressing play
     side_pan: Fraction = Fraction(0)  # 0: mono; up to 1: a two-sided hold's cues come from its side
     volume: Fraction = Fraction(1)  # of the voice, on every engine alike (a gain on its clips)
+    listener: str = ""  # the listener's name, for a greeting and a thank-you; empty: none
+    level: str = "standard"  # gentle, standard or deep: scales every hold (LEVELS)
 
     def __post_init__(self) -> None:
-        for name in ("breath", "gap", "warmup"):
+        for name in DURATION_SETTINGS:
             object.__setattr__(self, name, _seconds(getattr(self, name), name))
         for name in ("side_pan", "volume"):
             object.__setattr__(self, name, _fraction(getattr(self, name), name))
@@ -81,6 +88,18 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{name} must be a non-empty name, not {value!r}")
+        if not isinstance(self.level, str) or self.level not in LEVELS:
+            raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {self.level!r}")
+        if not isinstance(self.listener, str) or len(self.listener) > MAX_LISTENER:
+            raise ValueError(f"listener must be a name of at most {MAX_LISTENER} characters")
+        if any(not (char.isalnum() or char in " -'.") for char in self.listener):
+            raise ValueError(
+                f"listener must be a name (letters, spaces, - ' .), not {self.listener!r}"
+            )
+
+    @property
+    def hold_scale(self) -> Fraction:
+        return LEVELS[self.level]
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -114,20 +133,26 @@ class Recipe:
     settings: Settings
     parts: tuple[Part, ...]
     overrides: Mapping[str, object] = field(default_factory=dict)
+    own_settings: frozenset[str] = frozenset()  # the keys its [settings] table sets
 
     @property
     def folder(self) -> Path:
         return self.path.parent
 
 
-def load_recipe(path: Path) -> Recipe:
-    """Read a recipe file, or wrap a single script file as a one-part recipe."""
+def load_recipe(path: Path, defaults: Mapping[str, object] | None = None) -> Recipe:
+    """Read a recipe file, or wrap a single script file as a one-part recipe.
+
+    ``defaults`` (the user's config) lie under the recipe's own [settings].
+    """
     if path.suffix != ".toml":
         part = Part(template=path.name, variables={}, source=Source(display_path(path), 1))
-        return Recipe(path.stem, path, _title_of(path), "", Settings(), (part,))
-    text = _read_text(path)
+        settings = Settings(**(defaults or {}))  # type: ignore[arg-type]  # validated config
+        return Recipe(path.stem, path, _title_of(path), "", settings, (part,))
+    text = read_text(path, RecipeError)
     fix = "Fix the recipe's syntax (strings need quotes, tables need [brackets])."
-    return _build_recipe(path, text, parse_toml(text, display_path(path), RecipeError, fix))
+    data = parse_toml(text, display_path(path), RecipeError, fix)
+    return _build_recipe(path, text, data, defaults or {})
 
 
 def parse_toml(text: str, where: str, error: type[StillpointError], fix: str) -> dict[str, Any]:
@@ -143,11 +168,13 @@ def parse_toml(text: str, where: str, error: type[StillpointError], fix: str) ->
         ) from None
 
 
-def _build_recipe(path: Path, text: str, data: dict[str, Any]) -> Recipe:
+def _build_recipe(
+    path: Path, text: str, data: dict[str, Any], defaults: Mapping[str, object]
+) -> Recipe:
     where = display_path(path)
-    locate = _KeyLocator(where, text)
+    locate = KeyLocator(where, text)
     hint = "Template variables go in a [[part]]."
-    _reject_unknown(data, RECIPE_KEYS, locate, RecipeError, "key", hint)
+    reject_unknown(data, RECIPE_KEYS, locate, RecipeError, "key", hint)
     title = data.get("title", _title_of(path))
     description = data.get("description", "")
     for key, value in (("title", title), ("description", description)):
@@ -158,7 +185,8 @@ def _build_recipe(path: Path, text: str, data: dict[str, Any]) -> Recipe:
         raise RecipeError(
             "settings must be a table", where=locate("settings"), fix="Use [settings]."
         )
-    settings = build_settings(settings_data, locate)
+    build_settings(settings_data, locate)  # the recipe's own values, checked where written
+    settings = build_settings({**defaults, **settings_data}, locate)
     raw_parts = data.get("part", [])
     if not isinstance(raw_parts, list) or not raw_parts:
         raise RecipeError(
@@ -167,14 +195,16 @@ def _build_recipe(path: Path, text: str, data: dict[str, Any]) -> Recipe:
             fix='Add at least one [[part]] with template = "NAME.j2".',
         )
     parts = tuple(_build_part(index, raw, locate) for index, raw in enumerate(raw_parts))
-    return Recipe(path.stem, path, title, description, settings, parts)
+    return Recipe(
+        path.stem, path, title, description, settings, parts, {}, frozenset(settings_data)
+    )
 
 
 def _title_of(path: Path) -> str:
     return path.stem.replace("-", " ").replace("_", " ").title()
 
 
-def _reject_unknown(
+def reject_unknown(
     keys: Iterable[str],
     known: Sequence[str],
     locate: Locate,
@@ -185,12 +215,16 @@ def _reject_unknown(
     """Raise error for the first key that is not known, naming where it is and what is known."""
     for key in keys:
         if key not in known:
-            fix = f"Known {label}s: {', '.join(known)}. {hint}".strip()
+            fix = f"{closest(key, known)} Known {label}s: {', '.join(known)}. {hint}".strip()
             raise error(f"unknown {label} {key!r}", where=locate(key), fix=fix)
 
 
-def build_settings(values: Mapping[str, object], locate: Locate) -> Settings:
-    _reject_unknown(values, Settings.names(), locate, SettingsError, "setting")
+def build_settings(
+    values: Mapping[str, object], locate: Locate, extra: Sequence[str] = ()
+) -> Settings:
+    """Settings from values, each checked; ``extra`` keys are allowed and ignored here."""
+    reject_unknown(values, (*Settings.names(), *extra), locate, SettingsError, "setting")
+    values = {key: value for key, value in values.items() if key not in extra}
     try:
         return Settings(**values)  # type: ignore[arg-type]  # checked in __post_init__
     except (ValueError, ZeroDivisionError) as error:
@@ -198,7 +232,7 @@ def build_settings(values: Mapping[str, object], locate: Locate) -> Settings:
         raise SettingsError(str(error), where=locate(bad), fix="Change the value.") from None
 
 
-def _build_part(index: int, raw: object, locate: _KeyLocator) -> Part:
+def _build_part(index: int, raw: object, locate: KeyLocator) -> Part:
     source = locate.part(index)
     if not isinstance(raw, dict):
         raise RecipeError("a part must be a table", where=source, fix="Write it as [[part]].")
@@ -213,20 +247,78 @@ def _build_part(index: int, raw: object, locate: _KeyLocator) -> Part:
     return Part(template=template, variables=variables, source=source)
 
 
-def apply_overrides(recipe: Recipe, overrides: Mapping[str, str]) -> Recipe:
-    """Apply ``--set KEY=VALUE``: a settings key changes the setting, any other a variable.
+@dataclass(frozen=True)
+class Overrides:
+    """Settings and variables chosen over the recipe's: --set, a program's day, its ramp.
 
-    Values are read as TOML when they parse (``6``, ``true``, ``["left"]``), else as text.
+    A settings key changes the setting, any other key a template variable in every part.
+    ``optional`` keys apply only where a template uses them (a program's ramp); any other key
+    no setting or template knows is an error.
     """
-    if not overrides:
+
+    values: Mapping[str, object] = field(default_factory=dict)
+    locate: Locate = field(default=lambda key: "--set")
+    optional: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+
+    @classmethod
+    def from_pairs(cls, pairs: Mapping[str, str]) -> Overrides:
+        """``--set KEY=VALUE`` pairs: values read as TOML when they parse (6, true, ["a"])."""
+        values = {key: parse_value(value) for key, value in pairs.items()}
+        return cls(values, _OverrideLocator(pairs))
+
+    def under(self, stronger: Overrides) -> Overrides:
+        """These overrides with ``stronger`` ones on top (a day's --set over its program's)."""
+        values = {**self.values, **stronger.values}
+        mine = self.locate
+
+        def locate(key: str) -> Source | str:
+            return stronger.locate(key) if key in stronger.values else mine(key)
+
+        optional = (self.optional - stronger.values.keys()) | stronger.optional
+        return Overrides(values, locate, frozenset(optional))
+
+
+def apply_overrides(recipe: Recipe, overrides: Overrides) -> Recipe:
+    """The recipe with the overrides' settings and variables applied, each value checked."""
+    if not overrides.values:
         return recipe
-    values = {key: parse_value(value) for key, value in overrides.items()}
+    values = overrides.values
     setting_values = {key: value for key, value in values.items() if key in Settings.names()}
     variables = {key: value for key, value in values.items() if key not in setting_values}
     current = {name: getattr(recipe.settings, name) for name in Settings.names()}
-    settings = build_settings({**current, **setting_values}, _OverrideLocator(overrides))
+    settings = build_settings({**current, **setting_values}, overrides.locate)
     parts = tuple(replace(part, variables={**part.variables, **variables}) for part in recipe.parts)
     return replace(recipe, settings=settings, parts=parts, overrides=values)
+
+
+def without_poses(recipe: Recipe, skip: Sequence[str], strict: bool = True) -> Recipe:
+    """The recipe without the parts that guide a skipped pose (parts with that ``pose``).
+
+    A pose the recipe does not have is an error when ``strict`` (a typo on the command line).
+    """
+    if not skip:
+        return recipe
+    poses = [str(part.variables["pose"]) for part in recipe.parts if "pose" in part.variables]
+    for name in skip:
+        if strict and name not in poses:
+            raise SettingsError(
+                f"--skip {name}: {recipe.name} has no pose of that name",
+                fix=f"{closest(name, poses)} Its poses: {_listed(poses)}.".strip(),
+            )
+    parts = tuple(part for part in recipe.parts if part.variables.get("pose") not in skip)
+    if not parts:
+        raise SettingsError(
+            f"--skip {', '.join(skip)} leaves nothing of {recipe.name}",
+            fix="Choose another session, or skip fewer poses.",
+        )
+    return replace(recipe, parts=parts)
+
+
+def _listed(names: Sequence[str]) -> str:
+    return ", ".join(dict.fromkeys(names)) or "none"
 
 
 def parse_value(text: str) -> object:
@@ -244,22 +336,22 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path, error_type: type[StillpointError]) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise RecipeError(
+        raise error_type(
             f"not UTF-8 text (byte {error.start})",
             where=display_path(path),
             fix="Save it as UTF-8.",
         ) from None
     except OSError as error:
-        raise RecipeError(
+        raise error_type(
             f"cannot read: {error.strerror}", where=display_path(path), fix="Check the path."
         ) from None
 
 
-class _KeyLocator:
+class KeyLocator:
     """Finds the line of a key in a recipe's text (tomllib keeps no positions)."""
 
     def __init__(self, where: str, text: str) -> None:
@@ -274,10 +366,13 @@ class _KeyLocator:
         return self.where
 
     def part(self, index: int) -> Source:
-        headers = [
-            n for n, line in enumerate(self.lines, 1) if re.match(r"^\s*\[\[\s*part\s*\]\]", line)
-        ]
-        return Source(self.where, headers[index] if index < len(headers) else 1)
+        return self.table("part", index)
+
+    def table(self, name: str, index: int) -> Source:
+        """Where the index-th [[name]] table starts."""
+        header = re.compile(rf"^\s*\[\[\s*{re.escape(name)}\s*\]\]")
+        starts = [n for n, line in enumerate(self.lines, 1) if header.match(line)]
+        return Source(self.where, starts[index] if index < len(starts) else 1)
 
 
 class _OverrideLocator:

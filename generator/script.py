@@ -11,6 +11,7 @@ import re
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import cast
 
@@ -20,10 +21,12 @@ from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 from jinja2.sandbox import SandboxedEnvironment
 
+from generator.cues import scaled_breaths
 from generator.durations import parse_seconds
 from generator.errors import Source, TemplateError
 from generator.recipe import Part, Recipe, display_path
 from generator.spoken import spoken_length
+from generator.variables import Variable, closest, defaults, read_declarations
 
 MAX_OUTPUT_CHARS = 5_000_000  # a script this long is a runaway loop, not a session
 
@@ -43,7 +46,7 @@ class Script:
     """The rendered markup of a whole session, and what rendering it needed."""
 
     lines: tuple[ScriptLine, ...]
-    variables: frozenset[str]  # every variable some rendered template reads
+    variables: frozenset[str]  # every variable some rendered template reads or declares
 
 
 class _LineMarks(Extension):
@@ -76,16 +79,45 @@ def render_script(recipe: Recipe, template_dirs: Sequence[Path]) -> Script:
     """Render every part of the recipe into marked-up lines; parts are separated by a blank line."""
     if recipe.path.suffix == ".txt":
         return Script(_plain_lines(recipe.path), frozenset())
-    env = _environment((recipe.folder, *template_dirs))
+    env = _environment((recipe.folder, *template_dirs), recipe)
     lines: list[ScriptLine] = []
+    declared: set[str] = set()
     for part in recipe.parts:
-        lines.extend(_render_part(env, part))
+        variables = declarations(env, part)
+        declared |= {variable.name for variable in variables}
+        _check_variables(part, variables, recipe.overrides.keys())
+        lines.extend(_render_part(env, part, variables))
         lines.append(ScriptLine("", part.source))
     marks = _marks(env)
-    return Script(tuple(lines), _variables_read(env, marks.files))
+    return Script(tuple(lines), _variables_read(env, marks.files) | declared)
 
 
-def _environment(search: Sequence[Path]) -> SandboxedEnvironment:
+def part_declarations(
+    recipe: Recipe, template_dirs: Sequence[Path]
+) -> tuple[tuple[Part, tuple[Variable, ...]], ...]:
+    """Each part of the recipe with the variables its template declares."""
+    env = _environment((recipe.folder, *template_dirs), recipe)
+    return tuple((part, declarations(env, part)) for part in recipe.parts)
+
+
+def declarations(env: jinja2.Environment, part: Part) -> tuple[Variable, ...]:
+    """The variables a part's template declares in its header."""
+    try:
+        source, filename, _ = env.loader.get_source(env, part.template)  # type: ignore[union-attr]
+    except jinja2.TemplateNotFound:
+        raise _not_found(part.template, part) from None
+    return read_declarations(source, display_path(Path(filename or part.template)))
+
+
+def _not_found(name: str, part: Part) -> TemplateError:
+    return TemplateError(
+        f"template {name!r} not found",
+        where=part.source,
+        fix="Check its name; templates live in scripts/templates or your --scripts folder.",
+    )
+
+
+def _environment(search: Sequence[Path], recipe: Recipe) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(folder) for folder in search]),
         undefined=jinja2.StrictUndefined,
@@ -96,6 +128,13 @@ def _environment(search: Sequence[Path]) -> SandboxedEnvironment:
         extensions=[_LineMarks],
     )
     env.filters["spoken"] = _spoken_filter
+    scale = recipe.settings.hold_scale
+
+    def held(breaths: object) -> int:
+        """``held(hold_breaths)``: the breaths a hold really lasts at the listener's level."""
+        return int(scaled_breaths(Fraction(str(breaths)), scale))
+
+    env.globals.update(listener=recipe.settings.listener, level=recipe.settings.level, held=held)
     return env
 
 
@@ -108,16 +147,36 @@ def _marks(env: jinja2.Environment) -> _LineMarks:
     return cast(_LineMarks, env.extensions[f"{_LineMarks.__module__}.{_LineMarks.__qualname__}"])
 
 
-def _render_part(env: SandboxedEnvironment, part: Part) -> list[ScriptLine]:
+def _check_variables(part: Part, declared: Sequence[Variable], overridden: Iterable[str]) -> None:
+    """A required variable left out, or a recipe's variable its template does not declare (a
+    typo such as hold_breath would otherwise be ignored). Templates without a header are let be;
+    --set values go to every part, so only the parts that use them mind them."""
+    missing = [v for v in declared if v.required and v.name not in part.variables]
+    if missing:
+        raise TemplateError(
+            f"{part.template} needs the variable {missing[0].name!r} ({missing[0].meaning})",
+            where=part.source,
+            fix=f"Add {missing[0].name} = … to this [[part]], or pass --set {missing[0].name}=….",
+        )
+    names = [variable.name for variable in declared]
+    unknown = sorted(set(part.variables) - set(names) - set(overridden))
+    if declared and unknown:
+        raise TemplateError(
+            f"{part.template} has no variable {unknown[0]!r}",
+            where=part.source,
+            fix=f"{closest(unknown[0], names)} Its variables: {', '.join(names)}.".strip(),
+        )
+
+
+def _render_part(
+    env: SandboxedEnvironment, part: Part, declared: Sequence[Variable]
+) -> list[ScriptLine]:
     try:
         template = env.get_template(part.template)
-        output = "".join(_limited(template.generate(**part.variables), part))
+        values = {**defaults(declared), **part.variables}
+        output = "".join(_limited(template.generate(**values), part))
     except jinja2.TemplateNotFound as error:
-        raise TemplateError(
-            f"template {error.name!r} not found",
-            where=part.source,
-            fix="Check its name; templates live in scripts/templates or your --scripts folder.",
-        ) from None
+        raise _not_found(str(error.name), part) from None
     except jinja2.TemplateSyntaxError as error:
         where = (
             Source(display_path(Path(error.filename)), error.lineno)

@@ -6,15 +6,15 @@ Each function here hands one stage's output to the next; no stage reaches back. 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
 from generator import __version__
 from generator.audio import SAMPLE_RATE, Samples
-from generator.clips import EstimatedClips, RenderClips, bells_used
-from generator.cues import DEFAULT, Cue, VoiceChange, map_cues
+from generator.clips import EstimatedClips, RenderClips, bells_used, music_used
+from generator.cues import DEFAULT, Cue, VoiceChange, map_cues, scaled_holds
 from generator.durations import MAX_SECONDS
 from generator.errors import MarkupError, OutputError, SettingsError, StillpointError
 from generator.export import encode_mp3, ffmpeg_path, staged, timeline_json, webvtt
@@ -23,10 +23,20 @@ from generator.lexicon import Lexicon, load_lexicons
 from generator.library import Library
 from generator.markup import parse_cues
 from generator.mix import BLOCK_SECONDS, mix_blocks, mix_gain
-from generator.recipe import Recipe, Settings, apply_overrides, load_recipe
+from generator.playlist import Entry, m3u8
+from generator.program import Program
+from generator.recipe import (
+    Overrides,
+    Recipe,
+    Settings,
+    apply_overrides,
+    load_recipe,
+    without_poses,
+)
 from generator.script import render_script
 from generator.speech import ClipCache
 from generator.timeline import ClipSource, Timeline, build_timeline
+from generator.variables import closest
 from generator.voices import installed_engines, resolve_voice
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -52,22 +62,34 @@ class Rendered:
     clips_made: int
 
 
-def prepare(session: str, library: Library, overrides: Mapping[str, str] | None = None) -> Prepared:
-    """Recipe, script and cues for SESSION; raises the project's errors for any bad input."""
-    recipe = apply_overrides(load_recipe(library.find_session(session)), overrides or {})
+def prepare(
+    session: str,
+    library: Library,
+    overrides: Overrides | None = None,
+    skip: Sequence[str] = (),
+    defaults: Mapping[str, object] | None = None,
+    strict_skip: bool = True,
+) -> Prepared:
+    """Recipe, script and cues for SESSION; raises the project's errors for any bad input.
+
+    ``defaults`` are the user's config (under the recipe), ``overrides`` the command line's or
+    a program's (over it); ``skip`` leaves out the parts guiding those poses (a pose the session
+    does not have is an error unless not ``strict_skip``).
+    """
+    chosen = overrides or Overrides()
+    recipe = load_recipe(library.find_session(session), defaults)
+    recipe = without_poses(apply_overrides(recipe, chosen), skip, strict_skip)
     script = render_script(recipe, library.template_dirs)
-    unknown = [
-        key
-        for key in recipe.overrides
-        if key not in Settings.names() and key not in script.variables
-    ]
-    if unknown:
-        raise SettingsError(
-            f"--set {unknown[0]}: no setting or template variable of that name",
-            fix=f"Settings: {', '.join(Settings.names())}; this session's variables: "
-            f"{', '.join(sorted(script.variables)) or 'none'}.",
-        )
-    cues = parse_cues(script.lines)
+    known = (*Settings.names(), *sorted(script.variables))
+    for key in chosen.values:
+        if key not in known and key not in chosen.optional:
+            raise SettingsError(
+                f"no setting or template variable named {key!r}",
+                where=chosen.locate(key),
+                fix=f"{closest(key, known)} Settings: {', '.join(Settings.names())}; this "
+                f"session's variables: {', '.join(sorted(script.variables)) or 'none'}.".strip(),
+            )
+    cues = scaled_holds(parse_cues(script.lines), recipe.settings.hold_scale)
     recipe, cues = _with_voices(recipe, cues)
     lexicons = load_lexicons(library.lexicon_files, installed_engines())
     return Prepared(recipe, cues, lexicons)
@@ -136,6 +158,7 @@ def render(
     cache: ClipCache,
     progress: Progress | None = None,
     target: Fraction | None = None,
+    album: Album | None = None,
 ) -> Rendered:
     """Synthesise, place, mix and encode the session into output (.mp3) and its sidecars."""
     report = progress or (lambda stage, done, total: None)
@@ -149,6 +172,7 @@ def render(
         float(settings.volume),
         cache,
         lambda made, total: report("Speaking", made, total),
+        music_used(prepared.cues),
     )
     build = _timelines(prepared, clips)
 
@@ -169,17 +193,82 @@ def render(
                 report("Encoding", index, blocks)
                 yield block
 
-        encode_mp3(counted(), SAMPLE_RATE, mp3, _tags(prepared.recipe), timeline.channels)
+        tags = _tags(prepared.recipe, album or Album())
+        encode_mp3(counted(), SAMPLE_RATE, mp3, tags, timeline.channels)
         json_path.write_text(timeline_json(timeline), encoding="utf-8")
         vtt_path.write_text(webvtt(timeline), encoding="utf-8")
     return Rendered(timeline, files, clips.made)
 
 
-def _tags(recipe: Recipe) -> dict[str, str]:
-    return {
-        "title": recipe.title,
+@dataclass(frozen=True)
+class Album:
+    """Where a file belongs: a program (its title, and the day as track k of n), or none."""
+
+    title: str = "Stillpoint"
+    track: int = 0
+    tracks: int = 0
+    name: str = ""  # the file's title within the album; empty: the session's title
+
+
+def _tags(recipe: Recipe, album: Album) -> dict[str, str]:
+    tags = {
+        "title": album.name or recipe.title,
         "artist": "Stillpoint",
-        "album": "Stillpoint",
+        "album": album.title,
         "comment": recipe.description,
         "encoded_by": f"Stillpoint {__version__}",
     }
+    if album.track:
+        tags["track"] = f"{album.track}/{album.tracks}"
+    return tags
+
+
+def render_program(
+    program: Program,
+    library: Library,
+    folder: Path,
+    cache: ClipCache,
+    choices: Choices,
+    progress: Progress | None = None,
+) -> tuple[Rendered, ...]:
+    """Every day of the program into folder, then its .m3u8 playlist, in order.
+
+    Every day is prepared before the first is rendered: a mistake in the last day costs no audio.
+    """
+    days = [
+        (
+            day,
+            prepare(
+                day.session,
+                library,
+                day.overrides.under(choices.overrides),
+                (*day.skip, *choices.skip),
+                choices.defaults,
+                strict_skip=False,
+            ),
+            target_seconds(day.minutes),
+        )
+        for day in program.days
+    ]
+    results = []
+    for day, prepared, target in days:
+        album = Album(program.title, day.number, len(days), day.title)
+        output = folder / f"{day.stem}.mp3"
+        results.append(render(prepared, library, output, cache, progress, target, album))
+    entries = [
+        Entry(f"{day.stem}.mp3", day.title or prepared.recipe.title, result.timeline.duration)
+        for (day, prepared, _), result in zip(days, results, strict=True)
+    ]
+    playlist = folder / f"{program.name}.m3u8"
+    with staged([playlist]) as (staging,):
+        staging.write_text(m3u8(program.title, entries), encoding="utf-8")
+    return tuple(results)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the command line chose for every day of a program."""
+
+    overrides: Overrides = field(default_factory=Overrides)
+    skip: tuple[str, ...] = ()
+    defaults: Mapping[str, object] = field(default_factory=dict)

@@ -45,7 +45,7 @@ STRIKE_SPACING = Fraction(5, 2)  # seconds between the strikes of a double or tr
 LAST_INTERVAL_BELL = Fraction(10)  # no interval bell this close to the end of its silence
 TONE_GAP = Fraction(1, 4)  # a breath tone stops this much before its phase ends: phases stay apart
 
-EventKind = Literal["speech", "bell", "tone", "pause"]
+EventKind = Literal["speech", "bell", "tone", "pause", "music"]
 SpanKind = Literal["breathe", "hold"]
 
 
@@ -56,6 +56,11 @@ class ClipRef:
     id: str
     samples: int
     spoken: str = ""  # the words the engine was given, when a lexicon respelled them
+
+
+def music_id(path: str) -> str:
+    """The id a music file's samples go by in the mix."""
+    return f"music:{path}"
 
 
 class ClipSource(Protocol):
@@ -305,6 +310,10 @@ class _Placer:
 
     def _window(self, cue: Window, following: Iterable[Cue]) -> None:
         closes = self.now + cue.duration.resolve(self.settings.breath)
+        if cue.music:  # under the whole window, however long its words take
+            start, end = self.sample(self.now), self.sample(closes)
+            music = ClipRef(music_id(cue.music), end - start)
+            self.add("music", start, end, cue.source, sound=cue.music, clip=music)
         if cue.text:
             self._speech(cue, following)
             if self.now > closes:

@@ -64,7 +64,7 @@ def test_set_overrides_reach_the_plan() -> None:
         (["script", "hip-relase"], "no session named 'hip-relase'"),
         (
             ["script", "hip-release", "--set", "colour=blue"],
-            "--set colour: no setting or template variable",
+            "--set colour=blue: no setting or template variable named 'colour'",
         ),
         (
             ["script", "hip-release", "--set", "breath=fast"],
@@ -212,7 +212,7 @@ def plan_total(output: str) -> float:
     return int(minutes) * 60 + float(seconds)
 
 
-@pytest.mark.parametrize("minutes", ["36", "40.5", "50"])
+@pytest.mark.parametrize("minutes", ["42", "47.5", "55"])
 def test_script_meets_the_minutes_asked_for(minutes: str) -> None:
     result = runner.invoke(app, ["script", "hip-release", "--minutes", minutes])
     assert result.exit_code == 0, result.output

@@ -16,6 +16,7 @@ from generator.cues import (
     Speech,
     VoiceChange,
     Window,
+    scaled_holds,
 )
 from generator.durations import Duration
 from generator.errors import MarkupError, Source
@@ -226,3 +227,37 @@ def test_voice_and_rate_mistakes_name_the_line(markup: str, message: str) -> Non
     with pytest.raises(MarkupError, match=message) as caught:
         parse_cues(lines(markup, "my.j2"))
     assert caught.value.where == Source("my.j2", 2)
+
+
+def test_a_window_can_play_music_under_it() -> None:
+    (window,) = parse_cues(lines("[for 4m music /home/me/My Song.mp3] Dance.\n"))
+    assert window == Window(
+        Duration(Fraction(240)), "Dance.", Source("t.txt", 1), "/home/me/My Song.mp3"
+    )
+    with pytest.raises(MarkupError, match="needs a sound file"):
+        parse_cues(lines("[for 4m music]\n"))
+
+
+def test_every_problem_is_collected_when_asked() -> None:
+    problems: list[MarkupError] = []
+    parse_cues(lines("[pause 5q]\nWords.\n[bel]\n[hold 2 breaths]\n"), problems)
+    assert [str(problem.where) for problem in problems] == ["t.txt:1", "t.txt:3", "t.txt:4"]
+
+
+def test_levels_scale_holds_in_whole_breaths_and_move_marks_from_the_start() -> None:
+    cues = parse_cues(
+        lines(
+            "[hold 8 breaths]\nIn.\n[at 4 breaths] Half.\n[at 2 breaths to go] Two.\n[end hold]\n"
+        )
+    )
+    (gentle,) = scaled_holds(cues, Fraction(5, 8))
+    (deep,) = scaled_holds(cues, Fraction(3, 2))
+    assert isinstance(gentle, Hold)
+    assert isinstance(deep, Hold)
+    assert gentle.duration == Duration(breaths=Fraction(5))
+    assert deep.duration == Duration(breaths=Fraction(12))
+    marks = [cue for cue in gentle.body if isinstance(cue, At)]
+    assert marks[0].offset == Duration(breaths=Fraction(3))  # 2.5 rounds half up
+    assert marks[1].offset == Duration(breaths=Fraction(2))
+    assert marks[1].from_end
+    assert scaled_holds(cues, Fraction(1)) == cues

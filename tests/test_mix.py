@@ -5,7 +5,7 @@ import pytest
 
 from generator.audio import db_to_gain, frozen
 from generator.errors import Source
-from generator.mix import BLOCK_SECONDS, PEAK_CEILING_DB, mix_blocks, mix_gain
+from generator.mix import BLOCK_SECONDS, MUSIC_DUCK_DB, PEAK_CEILING_DB, mix_blocks, mix_gain
 from generator.timeline import Event, Timeline
 
 RATE = 100
@@ -68,3 +68,21 @@ def test_a_stereo_timeline_pans_each_sound_by_its_side() -> None:
     assert np.allclose(left, [0.5, 0.1])  # the far side fades; the near side keeps its level
     assert np.allclose(centre, [0.5, 0.5])  # centred: exactly as loud as in mono
     assert np.allclose(right, [0.1, 0.5])
+
+
+def test_music_loops_for_its_window_fades_at_its_edges_and_dips_under_words() -> None:
+    loop = frozen(np.full(70, 0.1))  # shorter than the window: it repeats
+    events = (
+        Event("music", 100, 3100, HERE, clip="m"),
+        Event("speech", 1500, 1700, HERE, clip="z"),
+    )
+    timeline = timeline_of(3500, *events)
+    mixed = np.concatenate(list(mix_blocks(timeline, {"m": loop, "z": frozen(np.zeros(200))})))
+    assert not mixed[:100].any()
+    assert not mixed[3100:].any()
+    assert mixed[101] < 0.01  # fading in from nothing at the window's start
+    assert mixed[3099] < 0.01  # and out to nothing at its end
+    assert mixed[800] == pytest.approx(0.1)  # full level between
+    assert mixed[2500] == pytest.approx(0.1)
+    assert mixed[1600] == pytest.approx(0.1 * db_to_gain(-MUSIC_DUCK_DB), rel=1e-4)
+    assert np.max(np.abs(np.diff(mixed[150:3050]))) < 0.01  # ramps, never a 0.06 step

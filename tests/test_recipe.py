@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from generator.errors import RecipeError, SettingsError
-from generator.recipe import Settings, apply_overrides, load_recipe, parse_value
+from generator.recipe import Overrides, Settings, apply_overrides, load_recipe, parse_value
 from tests.conftest import write
 
 RECIPE = """\
@@ -80,7 +80,8 @@ def test_bad_settings_are_caught_where_written(tmp_path: Path, settings: str, me
 
 def test_overrides_change_settings_and_variables(tmp_path: Path) -> None:
     recipe = load_recipe(write(tmp_path / "s.toml", RECIPE))
-    changed = apply_overrides(recipe, {"breath": "12s", "breaths": "6", "sides": '["left"]'})
+    pairs = {"breath": "12s", "breaths": "6", "sides": '["left"]'}
+    changed = apply_overrides(recipe, Overrides.from_pairs(pairs))
     assert changed.settings.breath == 12
     assert all(part.variables["breaths"] == 6 for part in changed.parts)
     assert changed.parts[1].variables["sides"] == ["left"]
@@ -90,7 +91,7 @@ def test_overrides_change_settings_and_variables(tmp_path: Path) -> None:
 def test_a_bad_override_names_the_option(tmp_path: Path) -> None:
     recipe = load_recipe(write(tmp_path / "s.toml", RECIPE))
     with pytest.raises(SettingsError, match="rate must be between") as caught:
-        apply_overrides(recipe, {"rate": "5"})
+        apply_overrides(recipe, Overrides.from_pairs({"rate": "5"}))
     assert caught.value.where == "--set rate=5"
 
 

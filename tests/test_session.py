@@ -9,6 +9,7 @@ from generator.audio import SAMPLE_RATE, db_to_gain, frozen, write_wav
 from generator.clips import BELL_PEAK_LIMIT_DB, BELL_RMS_DB, bells_used
 from generator.errors import MarkupError
 from generator.library import Library
+from generator.recipe import Overrides
 from generator.session import estimate, prepare
 from tests.conftest import rms_db, write
 
@@ -34,7 +35,8 @@ def test_the_default_bell_follows_the_setting(tmp_path: Path) -> None:
     library = Library()
 
     def rung(session: Path, **overrides: str) -> list[str]:
-        timeline = estimate(prepare(str(session), library, overrides), library)
+        chosen = Overrides.from_pairs(overrides)
+        timeline = estimate(prepare(str(session), library, chosen), library)
         return [event.sound for event in timeline.events if event.kind == "bell"]
 
     assert rung(path) == ["bowl"] * 3  # the bare bell and both interval bells
