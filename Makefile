@@ -12,6 +12,7 @@ demo: $(STAMP)
 	$(BIN)/stillpoint render hip-release -o output/hip-release.mp3
 
 test: $(STAMP)
+	@bash tools/install-system-deps.sh --test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

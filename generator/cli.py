@@ -20,7 +20,9 @@ from generator.describe import describe_lines, program_lines
 from generator.durations import format_clock, format_clock_ms, format_seconds, parse_seconds
 from generator.errors import SettingsError, StillpointError
 from generator.library import Library, user_scripts_dir
+from generator.library_page import write_library_page
 from generator.plan import plan_lines
+from generator.player import play as play_file
 from generator.program import Program, load_program
 from generator.recipe import Overrides
 from generator.scaffold import scaffold
@@ -405,6 +407,35 @@ def _report(output: Path, result: Rendered) -> None:
         f"Wrote {output} ({format_clock_ms(result.timeline.duration)}, "
         f"{len(result.timeline.chapters)} chapters, {result.clips_made} new speech clips)"
     )
+
+
+@app.command("library")
+def library_command(
+    folder: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The folder of rendered sessions [default: output/].", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Write FOLDER/index.html: every session in the folder, playable offline in a browser.
+
+    One self-contained page, opened straight from the file (no network, no server): each session
+    with its player, length, chapters as buttons and the transcript following along.
+    """
+    page = write_library_page(folder or load_config().output)
+    typer.echo(f"Wrote {page} (open it in a browser)")
+
+
+@app.command()
+def play(
+    file: Annotated[Path, typer.Argument(help="A rendered session's MP3.")],
+) -> None:
+    """Play a session in the terminal, showing each chapter as it starts (Ctrl-C stops).
+
+    Needs an audio device; without one it says so, and where the file is to copy elsewhere.
+    """
+    play_file(file, typer.echo)
 
 
 @app.command()

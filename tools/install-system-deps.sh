@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the system packages Stillpoint needs on Debian/Ubuntu, and only those that are missing:
-# Python with venv, ffmpeg (MP3 encoding) and eSpeak NG (the library pyttsx3 speaks through).
-# PyPI has no package for these; everything else comes from PyPI into .venv.
+# Python with venv, ffmpeg (MP3 encoding; its ffplay plays in `stillpoint play`) and eSpeak NG (the
+# library pyttsx3 speaks through); with --test also Chromium (the library page's tests run in it,
+# headless: `make test` asks for it, `make demo` does not). PyPI has no package for these;
+# everything else comes from PyPI into .venv.
 set -euo pipefail
 
 missing=()
@@ -14,6 +16,9 @@ command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 have_espeak || missing+=(espeak-ng)
+if [ "${1:-}" = "--test" ]; then
+    command -v chromium >/dev/null || missing+=(chromium)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
