@@ -2,7 +2,7 @@
 
 Four beds are made here, nothing is downloaded or shipped: ``brown`` and ``pink`` noise, an
 ``ocean`` of slow irregular swells and a soft ``drone`` chord. Each is one loop of a fixed length,
-made from a fixed seed, at BED_RMS_DB, and built once per process.
+made from a fixed seed, at BED_LUFS, and built once per process.
 
 The built-in loops are seamless by construction: every component is periodic in the loop's length.
 Noise is white noise filtered in the frequency domain (one inverse FFT), so the filter wraps around
@@ -31,17 +31,27 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from generator.audio import SAMPLE_RATE, SILENCE_DB, Samples, db_to_gain
+from generator.audio import SAMPLE_RATE, SILENCE_DB, Samples, db_to_gain, frozen
 from generator.errors import StillpointError
 from generator.export import ffmpeg_path
+from generator.loudness import LoudnessMeter, limit, true_peak
 
 BEDS = ("brown", "pink", "ocean", "drone")
-# Energy over the whole loop (RMS), as bells are levelled (clips.BELL_RMS_DB is -26): a bed sits
-# below them and well below the voice (about -22 LUFS), before any ducking or bed volume.
-# Measured with ffmpeg's ebur128: brown -33.8 LUFS (its energy is low, where ears are least
-# sensitive), pink -29.2, ocean -31.2, drone -31.6.
-BED_RMS_DB = -30.0
-BED_PEAK_LIMIT_DB = -3.0  # a user's spiky file is turned down further rather than clipped
+# Beds are levelled by loudness as ears hear it (BS.1770, K-weighted), not by RMS: at equal RMS
+# brown noise sounds 4.6 dB quieter than pink (-33.8 against -29.2 LUFS), its energy sitting low.
+# -40 LUFS is about 18 LU under the voice (speech at clips.SPEECH_RMS_DB reads about -22 LUFS):
+# heard through long silences, never competing with words. It also keeps a bed alone under the
+# loudness meter's relative gate, so a session's integrated loudness is its voice's, and bringing
+# it to the target does not push the words up (a -30 LUFS bed made the mastering gain 10 dB).
+BED_LUFS = -40.0
+# Music of the listener's own under a window (the free dance) is the point of that window: it
+# sits nearer the voice (8 LU under it), and dips under words.
+MUSIC_LUFS = -30.0
+# A bed's peaks stay this far over its loudness so that, under words and after the session is
+# brought to its loudness target, they leave the words room under the true-peak ceiling: a
+# built-in bed's few higher crests (the ocean's) are limited; a user's file is turned down.
+PEAK_OVER_LOUDNESS_DB = 20.0
+BED_PEAK_LIMIT_DB = BED_LUFS + PEAK_OVER_LOUDNESS_DB
 LOOP_SECONDS = 60  # long enough that noise and swells are not heard to repeat
 
 CROSSFADE_SECONDS = 2.0  # a user's file: its tail fades into its head over this
@@ -198,10 +208,15 @@ def _rms(samples: Floats | Samples) -> float:
     return math.sqrt(float(np.mean(np.square(samples), dtype=np.float64)))
 
 
-def _level_gain(samples: Floats | Samples, peak_limit_db: float = 0.0) -> float:
-    """The gain that brings the sound to BED_RMS_DB, or less to keep under the peak limit."""
+def _level_gain(
+    samples: Floats | Samples, peak_limit_db: float = 0.0, level_lufs: float = BED_LUFS
+) -> float:
+    """The gain that brings the sound to level_lufs, or less to keep under the peak limit."""
+    unit = 1.0 / _rms(samples)  # measured at a sane level: a raw synthesis can sit under the gate
+    meter = LoudnessMeter()
+    meter.feed(samples * unit)
     peak = float(np.max(np.abs(samples)))
-    return min(db_to_gain(BED_RMS_DB) / _rms(samples), db_to_gain(peak_limit_db) / peak)
+    return min(unit * db_to_gain(level_lufs - meter.integrated()), db_to_gain(peak_limit_db) / peak)
 
 
 def _at_level(samples: Floats | Samples) -> Samples:
@@ -218,7 +233,17 @@ def synthesise(name: str) -> Samples:
             f"unknown ambience bed {name!r}",
             fix=f"Beds: {', '.join(BEDS)}, or the path of a sound file.",
         )
-    return _at_level(bed.make(LOOP_SECONDS * SAMPLE_RATE, np.random.default_rng(bed.seed)))
+    loop = _at_level(bed.make(LOOP_SECONDS * SAMPLE_RATE, np.random.default_rng(bed.seed)))
+    return _peaks_limited(loop)
+
+
+def _peaks_limited(loop: Samples) -> Samples:
+    """The loop with its true peak under BED_PEAK_LIMIT_DB, still seamless: limited as three
+    copies in a row and cut from the middle, the limiter sees the loop as it will be heard."""
+    if true_peak(loop) <= BED_PEAK_LIMIT_DB:
+        return loop
+    size = loop.size
+    return frozen(limit(np.tile(loop, 3), BED_PEAK_LIMIT_DB)[size : 2 * size])
 
 
 @functools.cache
@@ -246,7 +271,7 @@ def looped(loop: Samples, start: int, length: int) -> Samples:
 # --- a user's file as a bed ----------------------------------------------------------------
 
 
-def load_bed(path: Path) -> Samples:
+def load_bed(path: Path, level_lufs: float = BED_LUFS) -> Samples:
     """Any sound file ffmpeg reads, as a seamless mono loop at the bed level.
 
     Only the first MAX_FILE_SECONDS are used. The level is the built-ins' RMS unless the file's
@@ -274,7 +299,8 @@ def load_bed(path: Path) -> Samples:
     crossfade = min(round(CROSSFADE_SECONDS * SAMPLE_RATE), samples.size // 4)
     loop = seamless(samples, crossfade)
     del samples, result  # the decoded bytes: only the loop is kept
-    loop *= _level_gain(loop, BED_PEAK_LIMIT_DB)  # in place: a long file is not copied again
+    peak_limit = level_lufs + PEAK_OVER_LOUDNESS_DB
+    loop *= _level_gain(loop, peak_limit, level_lufs)  # in place: a long file is not copied again
     loop.flags.writeable = False
     return loop
 

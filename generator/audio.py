@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import wave
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,19 @@ def frozen(samples: npt.ArrayLike) -> Samples:
 
 def db_to_gain(db: float) -> float:
     return float(10 ** (db / 20))
+
+
+def active_rms(clips: Sequence[Samples], frame: int = SAMPLE_RATE // 50) -> float:
+    """The RMS of the clips where they sound: 20 ms frames quieter than SILENCE_DB are left out,
+    so the pauses inside and between sentences do not make a voice seem quieter than it is."""
+    energies = []
+    for clip in clips:
+        usable = clip.size - clip.size % frame
+        if usable:
+            frames = np.square(clip[:usable], dtype=np.float64).reshape(-1, frame).mean(axis=1)
+            energies.append(frames[frames > db_to_gain(SILENCE_DB) ** 2])
+    every = np.concatenate(energies) if energies else np.zeros(0)
+    return float(np.sqrt(every.mean())) if every.size else 0.0
 
 
 def audible_span(samples: Samples, threshold_db: float = SILENCE_DB) -> tuple[int, int]:

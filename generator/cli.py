@@ -118,6 +118,14 @@ OutputOption = Annotated[
     Path | None,
     typer.Option("-o", "--output", help="The MP3 to write [default: output/SESSION.mp3]."),
 ]
+AmbienceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ambience",
+        help="A bed under the whole session: brown, pink, ocean, drone, a sound file, or off.",
+        show_default=False,
+    ),
+]
 SkipOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -220,6 +228,7 @@ def script(
     bell: BellOption = None,
     warmup: WarmupOption = None,
     level: LevelOption = None,
+    ambience: AmbienceOption = None,
     skip: SkipOption = None,
     set_: SetOption = None,
     scripts: ScriptsOption = None,
@@ -230,7 +239,14 @@ def script(
     """
     library = _library(scripts)
     overrides = _overrides(
-        set_, voice=voice, rate=rate, breath=breath, bell=bell, warmup=warmup, level=level
+        set_,
+        voice=voice,
+        rate=rate,
+        breath=breath,
+        bell=bell,
+        warmup=warmup,
+        level=level,
+        ambience=ambience,
     )
     prepared = prepare(session, library, overrides, skip or (), load_config().settings)
     timeline = estimate(prepared, library, target_seconds(minutes))
@@ -255,6 +271,7 @@ def render_command(
     bell: BellOption = None,
     warmup: WarmupOption = None,
     level: LevelOption = None,
+    ambience: AmbienceOption = None,
     skip: SkipOption = None,
     set_: SetOption = None,
     scripts: ScriptsOption = None,
@@ -267,7 +284,14 @@ def render_command(
     library = _library(scripts)
     config = load_config()
     overrides = _overrides(
-        set_, voice=voice, rate=rate, breath=breath, bell=bell, warmup=warmup, level=level
+        set_,
+        voice=voice,
+        rate=rate,
+        breath=breath,
+        bell=bell,
+        warmup=warmup,
+        level=level,
+        ambience=ambience,
     )
     program = library.find_program(session)
     if program is not None:
@@ -357,6 +381,7 @@ def timer(
     ] = None,
     warmup: WarmupOption = None,
     bell: BellOption = None,
+    ambience: AmbienceOption = None,
     output: OutputOption = None,
     scripts: ScriptsOption = None,
 ) -> None:
@@ -369,7 +394,9 @@ def timer(
             raise SettingsError(
                 f"--interval: {error}", fix="Write it like --interval 5m."
             ) from None
-    overrides = _overrides(None, interval=interval or "", bell=bell, warmup=warmup)
+    overrides = _overrides(
+        None, interval=interval or "", bell=bell, warmup=warmup, ambience=ambience
+    )
     config = load_config()
     prepared = prepare(TIMER_SESSION, library, overrides, (), config.settings)
     _render(prepared, library, output or config.output / f"{prepared.recipe.name}.mp3", minutes)

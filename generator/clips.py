@@ -14,21 +14,26 @@ from pathlib import Path
 
 import numpy as np
 
-from generator.ambience import BedError, load_bed
-from generator.audio import SAMPLE_RATE, Samples, db_to_gain, frozen, load_sound
+from generator.ambience import BEDS, MUSIC_LUFS, BedError, bed_loop, load_bed
+from generator.audio import SAMPLE_RATE, Samples, active_rms, db_to_gain, frozen, load_sound
 from generator.breathing import ToneKind
-from generator.cues import NO_BELL, Bell, Cue, Pause, Window, walk
+from generator.cues import NO_BELL, OFF, AmbienceChange, Bell, Cue, Pause, Window, walk
 from generator.errors import MarkupError, Source
 from generator.lexicon import Lexicon
 from generator.library import Library
 from generator.speech import ClipCache, SpeechRequest, synthesize_all
-from generator.timeline import ClipRef, music_id
+from generator.timeline import ClipRef, ambience_id, music_id
 from generator.tones import breath_tone, tone_id
+from generator.variables import closest
 
 # Bells are levelled by their energy (RMS over the whole sound), not their peak, so a bright
 # chime and a low bowl sound about as loud. Rendered and measured with ffmpeg's ebur128: bowl
 # -26.5 LUFS, chime -25.5 LUFS, under eSpeak's voice at -22 LUFS. They invite, not startle.
 BELL_RMS_DB = -26.0
+# Every voice's speech is brought to this level where it sounds (active_rms), whatever engine made
+# it: a session that changes voice does not change loudness, and bells (BELL_RMS_DB) and beds
+# (ambience.BED_LUFS) keep their place under it. The `volume` setting moves the voice from here.
+SPEECH_RMS_DB = -20.0
 BELL_PEAK_LIMIT_DB = -3.0  # a sound with a sharp attack is turned down further: no bell clips
 # Speech length without audio, fitted (least squares) to eSpeak NG's clips of hip-release at
 # rate 145: 0.334 s a word (its words run 0.8 x 60/rate) plus 0.23 s a sentence; 0.5% off in total.
@@ -88,9 +93,41 @@ def music_used(cues: Sequence[Cue]) -> dict[str, Samples]:
     for cue in walk(cues):
         if isinstance(cue, Window) and cue.music and music_id(cue.music) not in found:
             try:
-                found[music_id(cue.music)] = load_bed(Path(cue.music).expanduser())
+                path = Path(cue.music).expanduser()
+                found[music_id(cue.music)] = load_bed(path, MUSIC_LUFS)
             except BedError as error:
                 raise MarkupError(error.what, where=cue.source, fix=error.fix) from None
+    return found
+
+
+def ambience_asked(cues: Sequence[Cue], setting: str) -> dict[str, Source | str]:
+    """Each ambience bed the session plays, with where it is asked for; an unknown name (not a
+    built-in bed, not an existing file) is an error there. Cheap: nothing is decoded."""
+    asked: dict[str, Source | str] = {}
+    if setting.lower() != OFF:
+        asked[setting] = f"ambience={setting}"
+    for cue in walk(cues):
+        if isinstance(cue, AmbienceChange) and cue.bed.lower() != OFF:
+            asked.setdefault(cue.bed, cue.source)
+    for bed, where in asked.items():
+        if bed not in BEDS and not Path(bed).expanduser().is_file():
+            raise BedError(
+                f"unknown ambience {bed!r}",
+                where=where,
+                fix=f"{closest(bed, BEDS)} Beds: {', '.join(BEDS)}, a sound file, or off.".strip(),
+            )
+    return asked
+
+
+def ambience_used(cues: Sequence[Cue], setting: str) -> dict[str, Samples]:
+    """Each ambience bed the session plays, as a loop at the bed level, by its mix id."""
+    found: dict[str, Samples] = {}
+    for bed, where in ambience_asked(cues, setting).items():
+        try:
+            loop = bed_loop(bed) if bed in BEDS else load_bed(Path(bed).expanduser())
+        except BedError as error:
+            raise BedError(error.what, where=where, fix=error.fix) from None
+        found[ambience_id(bed)] = loop
     return found
 
 
@@ -142,7 +179,7 @@ class RenderClips:
         volume: float,
         cache: ClipCache,
         on_clips: Callable[[int, int], None],
-        music: Mapping[str, Samples] | None = None,
+        beds: Mapping[str, Samples] | None = None,
     ) -> None:
         self.lexicons = lexicons
         self.volume = volume
@@ -150,7 +187,7 @@ class RenderClips:
         self.on_clips = on_clips  # (made so far, to make): progress
         self.estimated = EstimatedClips(bells)
         self.audio: dict[str, Samples] = {bell_id(name): sound for name, sound in bells.items()}
-        self.audio.update(music or {})
+        self.audio.update(beds or {})  # music and ambience loops, by their mix ids
         self.requests: dict[tuple[str, str, int], SpeechRequest] = {}  # what has a clip
         self.missing: dict[tuple[str, str, int], SpeechRequest] = {}  # what needs one
         self.made = 0
@@ -171,6 +208,21 @@ class RenderClips:
             self.audio[key] = breath_tone(kind, samples, SAMPLE_RATE)
         return ClipRef(key, samples)
 
+    def level_speech(self) -> None:
+        """Bring each voice to SPEECH_RMS_DB (times the volume), once all its clips are made.
+
+        One gain a voice, not one a clip: sentences keep their natural differences.
+        """
+        by_voice: dict[str, set[str]] = {}
+        for request in self.requests.values():
+            by_voice.setdefault(request.voice, set()).add(request.key)
+        for keys in by_voice.values():
+            level = active_rms([self.audio[key] for key in keys])
+            if level > 0:
+                gain = db_to_gain(SPEECH_RMS_DB) * self.volume / level
+                for key in keys:
+                    self.audio[key] = frozen(self.audio[key] * gain)
+
     def complete(self) -> bool:
         """Synthesise the speech asked for since the last call; False when there was none."""
         if not self.missing:
@@ -185,6 +237,6 @@ class RenderClips:
         clips = synthesize_all(missing.values(), self.cache, on_clip=clip_done)
         for said, request in missing.items():
             clip = clips[request]
-            self.audio[request.key] = frozen(clip * self.volume) if self.volume != 1 else clip
+            self.audio[request.key] = clip
             self.requests[said] = request
         return True

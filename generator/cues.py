@@ -36,6 +36,14 @@ class VoiceChange:
 
 
 @dataclass(frozen=True)
+class AmbienceChange:
+    """[ambience NAME]: a bed (built-in name or a sound file) under all that follows; OFF stops."""
+
+    bed: str
+    source: Source
+
+
+@dataclass(frozen=True)
 class RateChange:
     """[rate WPM]: speech from here on at this rate; None goes back to the session's."""
 
@@ -141,8 +149,21 @@ class Hold:
     side: str = ""
 
 
-Cue = Speech | Pause | Window | Bell | Chapter | Breathe | At | Hold | VoiceChange | RateChange
+Cue = (
+    Speech
+    | Pause
+    | Window
+    | Bell
+    | Chapter
+    | Breathe
+    | At
+    | Hold
+    | VoiceChange
+    | RateChange
+    | AmbienceChange
+)
 DEFAULT = "default"  # [voice default], [rate default]
+OFF = "off"  # [ambience off], ambience = "off"
 
 
 def walk(cues: Sequence[Cue]) -> Iterator[Cue]:

@@ -72,7 +72,7 @@ def encode_mp3(
             )
 
 
-def timeline_json(timeline: Timeline) -> str:
+def timeline_json(timeline: Timeline, loudness: Mapping[str, float] | None = None) -> str:
     """The timeline contract that tests and tools read (times in seconds)."""
 
     def seconds(samples: int) -> float:
@@ -89,7 +89,7 @@ def timeline_json(timeline: Timeline) -> str:
             entry.update(text=event.text, voice=event.voice, rate=event.rate)
             if event.spoken:
                 entry["spoken"] = event.spoken
-        if event.kind in ("bell", "tone", "music"):
+        if event.kind in ("bell", "tone", "music", "ambience"):
             entry["sound"] = event.sound
         if event.detail:
             entry["detail"] = event.detail
@@ -122,6 +122,7 @@ def timeline_json(timeline: Timeline) -> str:
         "sample_rate": timeline.sample_rate,
         "samples": timeline.length,
         "channels": timeline.channels,
+        **({"loudness": dict(loudness)} if loudness else {}),
         "events": events,
         "spans": spans,
         "chapters": [

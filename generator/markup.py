@@ -9,6 +9,7 @@ Markup (docs/markup.md is the reference):
   [chapter TITLE]              a chapter starts here
   [breathe box x6]             a breath pattern for rounds or a length: [breathe 4-7-8 for 3m]
   [hold 8 breaths pose pigeon side left] ... [at 4 breaths] ... [at 2 breaths to go] ... [end hold]
+  [ambience ocean] / [ambience off]   a bed under everything from here (or a sound file)
   {silence} in spoken text     the real length of the next silence or hold, in words
 """
 
@@ -23,6 +24,7 @@ from generator.breathing import parse_pattern
 from generator.cues import (
     DEFAULT,
     SILENCE_TOKEN,
+    AmbienceChange,
     At,
     Bell,
     BellSchedule,
@@ -250,6 +252,18 @@ def _at(argument: str, rest: str, source: Source) -> Cue:
     return At(_duration(match["offset"], source, "at", "4 breaths"), bool(match["to_go"]), source)
 
 
+def _ambience(argument: str, rest: str, source: Source) -> Cue:
+    _no_text_after("ambience", rest, source)
+    if not argument.strip():
+        raise MarkupError(
+            "[ambience] needs a bed",
+            where=source,
+            fix="Write [ambience brown] (brown, pink, ocean, drone, or a sound file), "
+            "or [ambience off].",
+        )
+    return AmbienceChange(argument.strip(), source)
+
+
 def _voice(argument: str, rest: str, source: Source) -> Cue:
     _no_text_after("voice", rest, source)
     if not argument or " " in argument.strip():
@@ -307,6 +321,7 @@ DIRECTIVES: dict[str, Callable[[str, str, Source], Cue]] = {
     "voice": _voice,
     "rate": _rate,
     "say": _say,
+    "ambience": _ambience,
 }
 KNOWN = (*DIRECTIVES, "end")  # [end hold] closes a block: the parser handles it itself
 

@@ -8,34 +8,33 @@ growing whole would copy it every time: quadratic.)
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from generator.ambience import duck_gain, fade_gain, looped
-from generator.audio import Samples, db_to_gain
+from generator.audio import Samples
 from generator.timeline import Event, Timeline
 
 BLOCK_SECONDS = 10
-PEAK_CEILING_DB = -1.0  # no sample of the mix goes above this
-# Music under a window (already at the bed level, well below the voice): it fades in and out
-# at the window's edges and dips further while words are spoken over it, so they stay clear.
-MUSIC_FADE = (2.0, 3.0)  # seconds in, out
-MUSIC_DUCK_DB = 8.0
+SESSION_FADE = (0.5, 1.5)  # seconds: the file's own ends, inside its lead-in and tail silences
+
+
+@dataclass(frozen=True)
+class Loop:
+    """How a looped sound plays under its event: faded at its edges, dipped under speech."""
+
+    fade_in: float  # seconds
+    fade_out: float
+    duck_db: float  # lower by this while words are spoken over it
+
+
+# Music under a window and ambience beds are already at the bed level, well below the voice; they
+# fade in and out at their edges and dip further while words are spoken, so words stay clear.
+LOOPS = {"music": Loop(2.0, 3.0, 8.0), "ambience": Loop(4.0, 4.0, 6.0)}
+LOOPED_KINDS = tuple(LOOPS)  # sounds that repeat for as long as their event lasts
+MUSIC_DUCK_DB = LOOPS["music"].duck_db
 DUCK_ATTACK, DUCK_RELEASE = 0.3, 0.8  # seconds: down before the first word, up after the last
-LOOPED_KINDS = ("music",)  # sounds that repeat for as long as their event lasts
-
-
-def mix_gain(timeline: Timeline, audio: Mapping[str, Samples]) -> float:
-    """One gain for the whole mix that keeps its peak under the ceiling (never a boost).
-
-    Measured on a first mixing pass rather than bounded from the clips, so sounds that overlap
-    are counted as they really add up; mixing is cheap next to encoding.
-    """
-    loudest = max(
-        (float(np.max(np.abs(block))) for block in mix_blocks(timeline, audio)), default=0.0
-    )
-    ceiling = db_to_gain(PEAK_CEILING_DB)
-    return min(1.0, ceiling / loudest) if loudest > 0 else 1.0
 
 
 def mix_blocks(
@@ -64,6 +63,9 @@ def mix_blocks(
                 _add_looped(buffer, (first, last), event, audio[event.clip], speech, rate)
             else:
                 _add(buffer, first, last, event, audio[event.clip])
+        if first < SESSION_FADE[0] * rate or last > timeline.length - SESSION_FADE[1] * rate:
+            fade = fade_gain(last - first, timeline.length, *SESSION_FADE, start=first, rate=rate)
+            buffer *= fade if buffer.ndim == 1 else fade[:, np.newaxis]
         if gain != 1.0:
             buffer *= gain
         buffer.flags.writeable = False
@@ -96,9 +98,11 @@ def _add_looped(
     if end <= start:
         return
     offset, size = start - event.start, end - start
+    plays = LOOPS[event.kind]
     sound = looped(loop, offset, size)
-    gain = fade_gain(size, event.end - event.start, *MUSIC_FADE, start=offset, rate=rate)
-    ducking = (MUSIC_DUCK_DB, DUCK_ATTACK, DUCK_RELEASE)
+    fades = (plays.fade_in, plays.fade_out)
+    gain = fade_gain(size, event.end - event.start, *fades, start=offset, rate=rate)
+    ducking = (plays.duck_db, DUCK_ATTACK, DUCK_RELEASE)
     ducked = duck_gain(size, speech, *ducking, start=start, rate=rate)
     part = sound * gain * ducked
     if buffer.ndim == 1:

@@ -13,6 +13,7 @@ _WHAT = {
     "tone": "[tone {sound}]",
     "pause": "[silence]",
     "music": "[music {sound}]",
+    "ambience": "[ambience {sound}]",
 }
 
 
@@ -39,7 +40,7 @@ def _event_line(timeline: Timeline, event: Event) -> str:
     what = event.text or _WHAT[event.kind].format(sound=event.sound)
     length = format_clock_ms(timeline.seconds(event.end - event.start))
     notes = []
-    if event.kind in ("pause", "tone", "music"):
+    if event.kind in ("pause", "tone", "music", "ambience"):
         notes.append(length)
     if event.detail:
         notes.append(event.detail)

@@ -70,6 +70,7 @@ class Settings:
     volume: Fraction = Fraction(1)  # of the voice, on every engine alike (a gain on its clips)
     listener: str = ""  # the listener's name, for a greeting and a thank-you; empty: none
     level: str = "standard"  # gentle, standard or deep: scales every hold (LEVELS)
+    ambience: str = "off"  # a bed under the whole session: brown, pink, ocean, drone or a file
 
     def __post_init__(self) -> None:
         for name in DURATION_SETTINGS:
@@ -84,7 +85,7 @@ class Settings:
         _check_range("warmup", self.warmup, WARMUP_RANGE, "s")
         _check_range("side_pan", self.side_pan, PAN_RANGE, "")
         _check_range("volume", self.volume, VOLUME_RANGE, "")
-        for name in ("voice", "bell"):
+        for name in ("voice", "bell", "ambience"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{name} must be a non-empty name, not {value!r}")

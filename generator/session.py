@@ -6,6 +6,7 @@ Each function here hands one stage's output to the next; no stage reaches back. 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -13,7 +14,14 @@ from pathlib import Path
 
 from generator import __version__
 from generator.audio import SAMPLE_RATE, Samples
-from generator.clips import EstimatedClips, RenderClips, bells_used, music_used
+from generator.clips import (
+    EstimatedClips,
+    RenderClips,
+    ambience_asked,
+    ambience_used,
+    bells_used,
+    music_used,
+)
 from generator.cues import DEFAULT, Cue, VoiceChange, map_cues, scaled_holds
 from generator.durations import MAX_SECONDS
 from generator.errors import MarkupError, OutputError, SettingsError, StillpointError
@@ -22,7 +30,8 @@ from generator.fitting import TimelineAt, fit, length_range, seconds
 from generator.lexicon import Lexicon, load_lexicons
 from generator.library import Library
 from generator.markup import parse_cues
-from generator.mix import BLOCK_SECONDS, mix_blocks, mix_gain
+from generator.master import Mastered, master
+from generator.mix import BLOCK_SECONDS, mix_blocks
 from generator.playlist import Entry, m3u8
 from generator.program import Program
 from generator.recipe import (
@@ -90,6 +99,7 @@ def prepare(
                 f"session's variables: {', '.join(sorted(script.variables)) or 'none'}.".strip(),
             )
     cues = scaled_holds(parse_cues(script.lines), recipe.settings.hold_scale)
+    ambience_asked(cues, recipe.settings.ambience)  # a typo is found before any audio is made
     recipe, cues = _with_voices(recipe, cues)
     lexicons = load_lexicons(library.lexicon_files, installed_engines())
     return Prepared(recipe, cues, lexicons)
@@ -172,7 +182,7 @@ def render(
         float(settings.volume),
         cache,
         lambda made, total: report("Speaking", made, total),
-        music_used(prepared.cues),
+        {**music_used(prepared.cues), **ambience_used(prepared.cues, settings.ambience)},
     )
     build = _timelines(prepared, clips)
 
@@ -183,21 +193,35 @@ def render(
         return timeline
 
     timeline = fit(timeline_at, target) if target is not None else timeline_at(Fraction(0))
+    clips.level_speech()
+    report("Measuring", 0, 1)
+    mastered = master(timeline, clips.audio)
     files = (output, output.with_suffix(".json"), output.with_suffix(".vtt"))
     with staged(files) as (mp3, json_path, vtt_path):
-        gain = mix_gain(timeline, clips.audio)
         blocks = len(range(0, timeline.length, SAMPLE_RATE * BLOCK_SECONDS))
 
         def counted() -> Iterator[Samples]:
-            for index, block in enumerate(mix_blocks(timeline, clips.audio, gain), 1):
+            mixed = mix_blocks(timeline, mastered.audio, mastered.gain)
+            for index, block in enumerate(mixed, 1):
                 report("Encoding", index, blocks)
                 yield block
 
         tags = _tags(prepared.recipe, album or Album())
         encode_mp3(counted(), SAMPLE_RATE, mp3, tags, timeline.channels)
-        json_path.write_text(timeline_json(timeline), encoding="utf-8")
+        json_path.write_text(timeline_json(timeline, _loudness(mastered)), encoding="utf-8")
         vtt_path.write_text(webvtt(timeline), encoding="utf-8")
     return Rendered(timeline, files, clips.made)
+
+
+def _loudness(mastered: Mastered) -> dict[str, float]:
+    """What the mastering measured, for the timeline JSON (rounded: it is a measurement)."""
+    return {
+        "integrated_lufs": round(mastered.loudness, 2),
+        "true_peak_dbtp": round(mastered.true_peak, 2),
+        "target_lufs": mastered.target,
+        "gain_db": round(20 * math.log10(mastered.gain), 2),
+        "limited_clips": mastered.limited,
+    }
 
 
 @dataclass(frozen=True)

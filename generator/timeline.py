@@ -19,7 +19,9 @@ from generator.breathing import Phase, ToneKind
 from generator.cues import (
     DEFAULT,
     NO_BELL,
+    OFF,
     SILENCE_TOKEN,
+    AmbienceChange,
     At,
     Bell,
     BellSchedule,
@@ -45,7 +47,7 @@ STRIKE_SPACING = Fraction(5, 2)  # seconds between the strikes of a double or tr
 LAST_INTERVAL_BELL = Fraction(10)  # no interval bell this close to the end of its silence
 TONE_GAP = Fraction(1, 4)  # a breath tone stops this much before its phase ends: phases stay apart
 
-EventKind = Literal["speech", "bell", "tone", "pause", "music"]
+EventKind = Literal["speech", "bell", "tone", "pause", "music", "ambience"]
 SpanKind = Literal["breathe", "hold"]
 
 
@@ -61,6 +63,11 @@ class ClipRef:
 def music_id(path: str) -> str:
     """The id a music file's samples go by in the mix."""
     return f"music:{path}"
+
+
+def ambience_id(bed: str) -> str:
+    """The id an ambience bed's loop goes by in the mix."""
+    return f"ambience:{bed}"
 
 
 class ClipSource(Protocol):
@@ -192,6 +199,7 @@ class _Placer:
         self.side_lengths: dict[str, tuple[int, Source]] = {}  # pose -> samples of a side
         self.stereo = False
         self.voice = settings.voice  # [voice] and [rate] change these from their cue on
+        self.bed: tuple[str, int, Source | None] | None = None  # the ambience playing: since when
         self.speaking_rate = settings.rate
 
     def sample(self, seconds: Fraction) -> int:
@@ -225,6 +233,7 @@ class _Placer:
         return event
 
     def warm_up(self) -> None:
+        self._ambience(self.settings.ambience, None, here=0)  # the session's bed: from sample 0
         if self.settings.warmup:
             self._silence(
                 self.settings.warmup, None, f"warm-up {format_seconds(self.settings.warmup)}"
@@ -260,6 +269,9 @@ class _Placer:
                 return
             case RateChange():
                 self.speaking_rate = cue.rate or self.settings.rate
+                return
+            case AmbienceChange():
+                self._ambience(cue.bed, cue.source)
                 return
             case At():  # pragma: no cover - parse_cues keeps [at] inside holds, handled there
                 raise MarkupError("[at …] outside a [hold]", where=cue.source)
@@ -472,8 +484,19 @@ class _Placer:
     def _length(self, samples: int) -> str:
         return format_seconds(Fraction(samples, self.sample_rate))
 
+    def _ambience(self, bed: str, source: Source | None, here: int | None = None) -> None:
+        """End the bed playing (if any) here, and start ``bed`` unless it is off."""
+        here = self.sample(self.now) if here is None else here
+        if self.bed is not None:
+            name, start, where = self.bed
+            if here > start:
+                clip = ClipRef(ambience_id(name), here - start)
+                self.add("ambience", start, here, where, sound=name, clip=clip)
+        self.bed = None if bed.lower() == OFF else (bed, here, source)
+
     def finish(self, title: str) -> Timeline:
         length = self.sample(self.now + TAIL)
+        self._ambience(OFF, None, here=length)  # a bed plays to the very end of the file
         ends = [start for _, start, _ in self.chapter_starts[1:]]
         ends.append(length)
         chapters = tuple(

@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 
 from generator.ambience import (
-    BED_RMS_DB,
+    BED_LUFS,
     BEDS,
     CROSSFADE_SECONDS,
     LOOP_SECONDS,
@@ -25,7 +25,7 @@ from generator.ambience import (
     synthesise,
 )
 from generator.audio import SAMPLE_RATE, Samples, db_to_gain, frozen
-from tests.conftest import rms_db
+from generator.loudness import LoudnessMeter
 
 RATE = SAMPLE_RATE
 Floats = npt.NDArray[np.float64]
@@ -85,13 +85,19 @@ def test_noise_has_no_rumble_below_the_high_pass(name: str) -> None:
     assert 10 * np.log10(power[freqs < 15].sum() / power.sum()) < -20
 
 
+def loudness(samples: np.ndarray) -> float:
+    meter = LoudnessMeter()
+    meter.feed(samples)
+    return meter.integrated()
+
+
 @pytest.mark.parametrize("name", BEDS)
 def test_every_bed_is_a_loop_at_the_bed_level(name: str) -> None:
     loop = bed_loop(name)
     assert loop.dtype == np.float32
     assert loop.size == LOOP_SECONDS * RATE
     assert not loop.flags.writeable
-    assert rms_db(loop) == pytest.approx(BED_RMS_DB, abs=0.5)
+    assert loudness(loop) == pytest.approx(BED_LUFS, abs=0.5)
     assert float(np.max(np.abs(loop))) < db_to_gain(-6.0)  # headroom left for the voice
 
 
@@ -271,7 +277,7 @@ def test_a_sound_file_becomes_a_seamless_loop_at_the_bed_level(tmp_path: Path) -
     # shorter by the crossfade, and by at most a 40 Hz period moved to meet the head in phase
     end = (9 - CROSSFADE_SECONDS) * RATE
     assert end - RATE / 40 <= loop.size <= end
-    assert rms_db(loop) == pytest.approx(BED_RMS_DB, abs=0.5)
+    assert loudness(loop) == pytest.approx(BED_LUFS, abs=0.5)
     assert not loop.flags.writeable
     twice = looped(loop, 0, 2 * loop.size)
     assert np.max(np.abs(np.diff(twice))) <= np.max(np.abs(np.diff(loop))) * 1.01  # no click
@@ -285,7 +291,7 @@ def test_a_stereo_noise_file_is_levelled_like_the_built_ins(tmp_path: Path) -> N
     make_sound(noise, "anoisesrc=d=4:c=pink:a=0.5", "-ac", "2", "-ar", "22050")
     loop = load_bed(noise)
     assert loop.size == pytest.approx(3 * RATE, abs=RATE / 40)  # a short file fades a quarter
-    assert rms_db(loop) == pytest.approx(BED_RMS_DB, abs=0.5)
+    assert loudness(loop) == pytest.approx(BED_LUFS, abs=0.5)
     bumps = level_bumps(loop, RATE // 2)
     assert abs(bumps[0]) < 1.0
 

@@ -1,0 +1,58 @@
+"""Cover art made by the project: a calm PNG of ripples around a still point, one per session.
+
+The colours come from the title (a hash, not chance), so a session always has the same cover and
+different sessions look different in a player's list. Written with zlib alone: no image library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
+
+import numpy as np
+
+SIZE = 600  # pixels a side: enough for a phone's player, about 30 KB
+PALETTES = (  # (top, bottom) colours: dusk, sea, sage, clay, lavender, night
+    ((44, 62, 80), (214, 162, 132)),
+    ((22, 73, 94), (142, 200, 196)),
+    ((63, 84, 64), (205, 214, 172)),
+    ((94, 52, 44), (230, 190, 150)),
+    ((70, 60, 110), (210, 190, 225)),
+    ((18, 24, 44), (96, 112, 160)),
+)
+
+
+def cover_png(title: str) -> bytes:
+    """The PNG bytes of the cover for a session of this title."""
+    digest = hashlib.sha256(title.encode("utf-8")).digest()
+    top, bottom = (np.array(c, dtype=np.float64) for c in PALETTES[digest[0] % len(PALETTES)])
+    y, x = np.mgrid[0:SIZE, 0:SIZE] / (SIZE - 1)
+    image = top + (bottom - top) * y[..., np.newaxis]  # a vertical gradient
+    centre = (0.5 + (digest[1] - 128) / 1280, 0.62)
+    distance = np.hypot(x - centre[0], y - centre[1])
+    rings = 0.5 + 0.5 * np.cos(distance * 2 * np.pi * 9)  # ripples, nine a unit of distance
+    fade = np.exp(-distance * 3.2)  # strongest near the still point
+    glow = np.clip(rings * fade * 0.45 + np.exp(-((distance / 0.035) ** 2)), 0, 1)
+    image = image + (255 - image) * glow[..., np.newaxis] * 0.6
+    return _png(np.clip(np.rint(image), 0, 255).astype(np.uint8))
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    """An 8-bit RGB PNG of an (h, w, 3) array."""
+    height, width, _ = pixels.shape
+    rows = np.hstack([np.zeros((height, 1), dtype=np.uint8), pixels.reshape(height, -1)])
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", header),
+            _chunk(b"IDAT", zlib.compress(rows.tobytes(), 9)),
+            _chunk(b"IEND", b""),
+        )
+    )
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    checksum = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", checksum)

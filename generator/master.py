@@ -1,0 +1,126 @@
+"""Stage 6b: mastering. The session's loudness is measured, then one linear gain meets the target.
+
+Spoken-word targets: -19 LUFS integrated for mono, -16 LUFS for stereo, true peak at most -1 dBTP.
+A first pass mixes the session and feeds a loudness meter block by block (nothing is kept but an
+energy every 100 ms). Speech has peaks far above its loudness, so meeting the target with one gain
+would often push them over the ceiling: then each clip that would pass it is limited on its own
+(``loudness.limit``: only its peaks are turned down, the rest of the clip is untouched) and the
+mix is measured again. The result is a linear gain for the whole file: no compression, no pumping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from generator.audio import Samples, db_to_gain
+from generator.loudness import (
+    TARGET_MONO_LUFS,
+    TARGET_STEREO_LUFS,
+    TRUE_PEAK_CEILING_DB,
+    LoudnessMeter,
+    limit,
+)
+from generator.mix import LOOPED_KINDS, LOOPS, mix_blocks
+from generator.timeline import Timeline
+
+# LAME at 96 kbps gives back speech about 0.4 dB quieter than it is given (measured: pigeon mastered
+# to -19.57 LUFS before encoding read -20.01 decoded, by this meter and by ffmpeg's): aim that much
+# higher. Its peaks can also overshoot by a few tenths of a dB: aim this far under the ceiling.
+ENCODER_LOSS_DB = 0.4
+ENCODER_MARGIN_DB = 0.3
+LIMIT_ROUNDS = 3  # limiting lowers the loudness, so the gain rises: limit again, from the originals
+MAX_LIMIT_DB = 12.0  # never ask a clip's peaks to come down further than this below the ceiling
+
+
+@dataclass(frozen=True)
+class Mastered:
+    """The clips to mix (some limited) and the gain that brings the mix to its target."""
+
+    audio: Mapping[str, Samples]
+    gain: float
+    loudness: float  # LUFS integrated, after the gain (as measured before encoding)
+    true_peak: float  # dBTP, after the gain
+    target: float
+    limited: int  # clips whose peaks were turned down
+
+
+@dataclass(frozen=True)
+class Measured:
+    loudness: float
+    true_peak: float
+
+
+def target_for(channels: int) -> float:
+    return TARGET_STEREO_LUFS if channels > 1 else TARGET_MONO_LUFS
+
+
+def measure(timeline: Timeline, audio: Mapping[str, Samples]) -> Measured:
+    """The mix's integrated loudness and true peak at unity gain, from one streamed pass."""
+    meter = LoudnessMeter(timeline.sample_rate, timeline.channels)
+    for block in mix_blocks(timeline, audio):
+        meter.feed(block)
+    return Measured(meter.integrated(), meter.true_peak())
+
+
+def master(timeline: Timeline, audio: Mapping[str, Samples]) -> Mastered:
+    """The gain (and, where needed, the limited clips) that meet the loudness target."""
+    target = target_for(timeline.channels)
+    aim = target + ENCODER_LOSS_DB
+    ceiling = TRUE_PEAK_CEILING_DB - ENCODER_MARGIN_DB
+    original = audio
+    measured = measure(timeline, audio)
+    if not math.isfinite(measured.loudness):  # silence (a timer without bells): nothing to do
+        return Mastered(audio, 1.0, measured.loudness, measured.true_peak, target, 0)
+    boost, limited = aim - measured.loudness, 0
+    under = _loudest_bed(timeline, audio)
+    for _ in range(LIMIT_ROUNDS):
+        excess = measured.true_peak + boost - ceiling
+        if excess <= 0:
+            break
+        # Where a bed plays under the words their peaks add up: the words get the room left.
+        room = db_to_gain(ceiling - boost) - under
+        clip_ceiling = 20 * math.log10(max(room, db_to_gain(ceiling - boost - MAX_LIMIT_DB)))
+        audio, limited = _limited(timeline, original, clip_ceiling)
+        measured = measure(timeline, audio)
+        boost = aim - measured.loudness
+    boost = min(boost, ceiling - measured.true_peak)  # sounds that overlap can still add up
+    return Mastered(
+        audio,
+        db_to_gain(boost),
+        measured.loudness + boost - ENCODER_LOSS_DB,
+        measured.true_peak + boost,
+        target,
+        limited,
+    )
+
+
+def _loudest_bed(timeline: Timeline, audio: Mapping[str, Samples]) -> float:
+    """The highest peak (linear) a looped bed reaches while words are spoken over it (ducked)."""
+    peaks = [
+        float(np.max(np.abs(audio[e.clip]))) * db_to_gain(-LOOPS[e.kind].duck_db)
+        for e in timeline.events
+        if e.kind in LOOPS and audio[e.clip].size
+    ]
+    return max(peaks, default=0.0)
+
+
+def _limited(
+    timeline: Timeline, audio: Mapping[str, Samples], ceiling_db: float
+) -> tuple[dict[str, Samples], int]:
+    """Every clip the timeline plays with its true peak under ceiling_db (loops are left alone)."""
+    placed = {
+        event.clip for event in timeline.events if event.clip and event.kind not in LOOPED_KINDS
+    }
+    result = dict(audio)
+    count = 0
+    for key in placed:
+        clip = audio[key]
+        limited = limit(clip, ceiling_db, timeline.sample_rate)
+        if limited is not clip:
+            result[key] = limited
+            count += 1
+    return result, count

@@ -1,0 +1,105 @@
+"""End to end: the finished MP3 sounds as promised: loudness, true peak, ambience under silences.
+
+Measured on the real encoded file with ffmpeg's own ebur128 meter, as a podcast app would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from generator.audio import SAMPLE_RATE
+from generator.cli import app
+from tests.conftest import decode, rms_db, write
+
+pytestmark = pytest.mark.e2e
+runner = CliRunner()
+FAST = ["--voice", "pyttsx3:gmw/en-us"]
+
+SCRIPT = """\
+[chapter Arriving]
+[bell]
+Welcome. Let the body settle, and let the breath slow down.
+[pause 20s]
+[chapter Holding]
+Come into the pose on the right side.
+[hold 3 breaths pose pigeon side right]
+Breathe into the outer hip. Let it be heavy.
+[end hold]
+Now the left side.
+[hold 3 breaths pose pigeon side left]
+Breathe into the outer hip. Let it be heavy.
+[end hold]
+[chapter Closing]
+Thank you. Move gently for the rest of the day.
+[bell chime]
+"""
+
+
+def render(tmp_path: Path, name: str, *options: str) -> tuple[Path, dict[str, Any]]:
+    script = write(tmp_path / "session.txt", SCRIPT)
+    mp3 = tmp_path / f"{name}.mp3"
+    result = runner.invoke(app, ["render", str(script), "-o", str(mp3), *FAST, *options])
+    assert result.exit_code == 0, result.output
+    return mp3, json.loads(mp3.with_suffix(".json").read_text(encoding="utf-8"))
+
+
+def ebur128(path: Path) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and true peak (dBTP) as ffmpeg measures the file."""
+    run = subprocess.run(
+        ["ffmpeg", "-nostats", "-i", str(path), "-af", "ebur128=peak=true", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    summary = run.stderr[run.stderr.rindex("Summary:") :]
+    loudness = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary)[1])  # type: ignore[index]
+    peak = float(re.search(r"Peak:\s+(-?[\d.inf]+) dBFS", summary)[1])  # type: ignore[index]
+    return loudness, peak
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "target"),
+    [
+        ("mono", [], -19.0),
+        ("mono-ocean", ["--ambience", "ocean"], -19.0),
+        ("stereo", ["--set", "side_pan=0.7"], -16.0),
+        ("stereo-brown", ["--set", "side_pan=0.7", "--ambience", "brown"], -16.0),
+    ],
+)
+def test_loudness_and_true_peak_meet_the_spoken_word_targets(
+    tmp_path: Path, name: str, options: list[str], target: float
+) -> None:
+    mp3, timeline = render(tmp_path, name, *options)
+    loudness, peak = ebur128(mp3)
+    assert abs(loudness - target) <= 1.0, loudness
+    assert peak <= -1.0
+    assert timeline["loudness"]["target_lufs"] == target
+    assert abs(timeline["loudness"]["integrated_lufs"] - loudness) < 0.5  # the JSON tells the truth
+
+
+def test_ambience_fills_the_silences_softly_and_fades_at_the_ends(tmp_path: Path) -> None:
+    mp3, timeline = render(tmp_path, "bed", "--ambience", "brown")
+    audio = decode(mp3)
+    (bed,) = [event for event in timeline["events"] if event["kind"] == "ambience"]
+    assert bed["sound"] == "brown"
+    assert bed["start"] == pytest.approx(0.0)
+    assert bed["end"] == pytest.approx(timeline["duration"])
+    pause = next(
+        e for e in timeline["events"] if e["kind"] == "pause" and e["end"] - e["start"] > 10
+    )
+    middle = audio[
+        round((pause["start"] + 4) * SAMPLE_RATE) : round((pause["end"] - 4) * SAMPLE_RATE)
+    ]
+    assert -60 < rms_db(middle) < -30  # heard, well under the voice
+    speech = next(e for e in timeline["events"] if e["kind"] == "speech")
+    words = audio[round(speech["start"] * SAMPLE_RATE) : round(speech["end"] * SAMPLE_RATE)]
+    assert rms_db(words) > rms_db(middle) + 12
+    assert rms_db(audio[: SAMPLE_RATE // 10]) < rms_db(middle) - 10  # faded in from silence
+    assert rms_db(audio[-SAMPLE_RATE // 10 :]) < rms_db(middle) - 10  # and out to it
