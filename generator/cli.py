@@ -25,6 +25,8 @@ from generator.plan import plan_lines
 from generator.player import play as play_file
 from generator.program import Program, load_program
 from generator.recipe import Overrides
+from generator.record import laid_out
+from generator.record import read as read_record
 from generator.scaffold import scaffold
 from generator.script import part_declarations
 from generator.session import (
@@ -262,7 +264,21 @@ def script(
 
 @app.command("render")
 def render_command(
-    session: Session,
+    session: Annotated[
+        str | None,
+        typer.Argument(
+            help="A session or program name, or a path to a .toml recipe or .j2/.txt script.",
+            show_default=False,
+        ),
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Render again what made this MP3 (its recipe and settings are inside it).",
+            show_default=False,
+        ),
+    ] = None,
     output: OutputOption = None,
     minutes: MinutesOption = None,
     voice: VoiceOption = None,
@@ -276,10 +292,12 @@ def render_command(
     set_: SetOption = None,
     scripts: ScriptsOption = None,
 ) -> None:
-    """Render SESSION to an MP3, with a .json timeline and a .vtt transcript beside it.
+    """Render SESSION to an MP3, with a .json timeline and .vtt and .lrc transcripts beside it.
 
     Given a program (sessions over days, see `stillpoint list`), renders every day into one
-    folder (-o FOLDER, default output/PROGRAM/) with an .m3u8 playlist in order.
+    folder (-o FOLDER, default output/PROGRAM/) with an .m3u8 playlist in order. With
+    --from FILE.mp3, renders that file again from the recipe and settings stored inside it
+    (options given as well change those).
     """
     library = _library(scripts)
     config = load_config()
@@ -293,6 +311,15 @@ def render_command(
         level=level,
         ambience=ambience,
     )
+    if from_file is not None:
+        if session is not None:
+            raise SettingsError(
+                "give a SESSION or --from FILE.mp3, not both", fix="Leave one of them out."
+            )
+        _render_again(from_file, library, output, config, overrides, skip or (), minutes)
+        return
+    if session is None:
+        raise SettingsError("no session given", fix="Give a SESSION (see `stillpoint list`).")
     program = library.find_program(session)
     if program is not None:
         if minutes is not None:
@@ -407,6 +434,28 @@ def _render(prepared: Prepared, library: Library, output: Path, minutes: float |
     with _Progress() as progress:
         result = render(prepared, library, output, ClipCache(default_cache_dir()), progress, target)
     _report(output, result)
+
+
+def _render_again(
+    mp3: Path,
+    library: Library,
+    output: Path | None,
+    config: Config,
+    overrides: Overrides,
+    skip: Sequence[str],
+    minutes: float | None,
+) -> None:
+    record = read_record(mp3)
+    with laid_out(record) as recipe:
+        library = Library((recipe.parent.parent, *library.user_dirs))
+        chosen = record.overrides.under(overrides)
+        prepared = prepare(str(recipe), library, chosen, (*record.skip, *skip))
+        target = target_seconds(minutes) if minutes is not None else record.target
+        destination = output or config.output / f"{record.name}.mp3"
+        with _Progress() as progress:
+            cache = ClipCache(default_cache_dir())
+            result = render(prepared, library, destination, cache, progress, target)
+    _report(destination, result)
 
 
 def _render_program(

@@ -25,6 +25,7 @@ class Speech:
     source: Source
     rate: int | None = None  # [say 110]: this utterance at this rate
     pace: Fraction = Fraction(1)  # [say slowly]: this utterance at a share of the current rate
+    prompt: bool = False  # [prompt]: a question to write about, printed on the prompt sheet
 
 
 @dataclass(frozen=True)

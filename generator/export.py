@@ -33,20 +33,16 @@ def ffmpeg_path() -> str:
     return found
 
 
-def encode_mp3(
-    blocks: Iterable[Samples],
-    sample_rate: int,
-    path: Path,
-    tags: Mapping[str, str],
-    channels: int = 1,
-) -> None:
-    """Stream float blocks (mono, or interleaved stereo) through ffmpeg/libmp3lame into path."""
+def encode_mp3(blocks: Iterable[Samples], sample_rate: int, path: Path, channels: int = 1) -> None:
+    """Stream float blocks (mono, or interleaved stereo) through ffmpeg/libmp3lame into path.
+
+    No tags: ``tags.py`` writes them afterwards (ffmpeg would also stamp its own version).
+    """
     command = [
         ffmpeg_path(), "-hide_banner", "-loglevel", "error",
         "-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels), "-i", "pipe:0",
-        "-codec:a", "libmp3lame", "-b:a", MP3_BITRATE, "-id3v2_version", "3",
-        *(item for key, value in sorted(tags.items()) for item in ("-metadata", f"{key}={value}")),
-        "-f", "mp3", "-y", str(path),
+        "-codec:a", "libmp3lame", "-b:a", MP3_BITRATE, "-id3v2_version", "0",
+        "-write_id3v1", "0", "-map_metadata", "-1", "-f", "mp3", "-y", str(path),
     ]  # fmt: skip
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
@@ -89,6 +85,8 @@ def timeline_json(timeline: Timeline, loudness: Mapping[str, float] | None = Non
             entry.update(text=event.text, voice=event.voice, rate=event.rate)
             if event.spoken:
                 entry["spoken"] = event.spoken
+            if event.prompt:
+                entry["prompt"] = True
         if event.kind in ("bell", "tone", "music", "ambience"):
             entry["sound"] = event.sound
         if event.detail:
@@ -144,6 +142,39 @@ def webvtt(timeline: Timeline) -> str:
         )
         text = event.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         lines += [str(number), f"{start} --> {end}", text, ""]
+    return "\n".join(lines)
+
+
+def lrc(timeline: Timeline) -> str:
+    """An LRC transcript (lyrics format many players show line by line): one line an utterance."""
+    lines = [f"[ti:{_one_line(timeline.title)}]", "[ar:Stillpoint]"]
+    lines.append(f"[length:{_lrc_time(timeline.duration).split('.')[0]}]")
+    for event in timeline.events:
+        if event.kind == "speech":
+            lines.append(f"[{_lrc_time(timeline.seconds(event.start))}]{_one_line(event.text)}")
+    return "\n".join(lines) + "\n"
+
+
+def _lrc_time(seconds: float) -> str:
+    """mm:ss.xx (minutes may pass 59: LRC has no hours), rounded down to the centisecond."""
+    hundredths = int(seconds * 100)
+    return f"{hundredths // 6000:02d}:{hundredths // 100 % 60:02d}.{hundredths % 100:02d}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.replace("[", "(").replace("]", ")").split())
+
+
+def prompt_sheet(timeline: Timeline, description: str = "") -> str | None:
+    """A printable sheet of the session's writing prompts, with room to write; None if none."""
+    prompts = list(dict.fromkeys(e.text for e in timeline.events if e.prompt))
+    if not prompts:
+        return None
+    lines = [timeline.title, "=" * len(timeline.title), ""]
+    if description:
+        lines += [description, ""]
+    for number, prompt in enumerate(prompts, 1):
+        lines += [f"{number}. {prompt}", "", *(["_" * 72, ""] * 6)]
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ from generator.errors import SettingsError
 from generator.timeline import Timeline
 
 TOLERANCE = Fraction(1, 2)  # seconds the rendered length may differ from the one asked for
-AIM = Fraction(1, 1000)  # the search stops this close; rounding to samples is all that is left
+AIM = Fraction(1, 22050)  # the search stops this close (2 samples): rounding is all that is left
 MAX_STEPS = 12
 
 TimelineAt = Callable[[Fraction], Timeline]  # the session's timeline at a given stretch

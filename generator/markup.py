@@ -10,6 +10,7 @@ Markup (docs/markup.md is the reference):
   [breathe box x6]             a breath pattern for rounds or a length: [breathe 4-7-8 for 3m]
   [hold 8 breaths pose pigeon side left] ... [at 4 breaths] ... [at 2 breaths to go] ... [end hold]
   [ambience ocean] / [ambience off]   a bed under everything from here (or a sound file)
+  [prompt] What am I holding?  a question to write about: spoken, and on the prompt sheet
   {silence} in spoken text     the real length of the next silence or hold, in words
 """
 
@@ -310,6 +311,13 @@ def _say(argument: str, rest: str, source: Source) -> Cue:
     )
 
 
+def _prompt(argument: str, rest: str, source: Source) -> Cue:
+    """[prompt] words: a question to write about (to the next blank line), said as usual and
+    printed on the session's prompt sheet."""
+    text = " ".join(part for part in (argument, rest) if part.strip())
+    return Speech(_spoken(text), source, prompt=True)
+
+
 DIRECTIVES: dict[str, Callable[[str, str, Source], Cue]] = {
     "pause": _pause,
     "for": _window,
@@ -322,6 +330,7 @@ DIRECTIVES: dict[str, Callable[[str, str, Source], Cue]] = {
     "rate": _rate,
     "say": _say,
     "ambience": _ambience,
+    "prompt": _prompt,
 }
 KNOWN = (*DIRECTIVES, "end")  # [end hold] closes a block: the parser handles it itself
 

@@ -31,7 +31,7 @@ from generator.timeline import Timeline
 # to -19.57 LUFS before encoding read -20.01 decoded, by this meter and by ffmpeg's): aim that much
 # higher. Its peaks can also overshoot by a few tenths of a dB: aim this far under the ceiling.
 ENCODER_LOSS_DB = 0.4
-ENCODER_MARGIN_DB = 0.3
+ENCODER_MARGIN_DB = 0.5
 LIMIT_ROUNDS = 3  # limiting lowers the loudness, so the gain rises: limit again, from the originals
 MAX_LIMIT_DB = 12.0  # never ask a clip's peaks to come down further than this below the ceiling
 

@@ -71,6 +71,7 @@ class Settings:
     listener: str = ""  # the listener's name, for a greeting and a thank-you; empty: none
     level: str = "standard"  # gentle, standard or deep: scales every hold (LEVELS)
     ambience: str = "off"  # a bed under the whole session: brown, pink, ocean, drone or a file
+    cover: str = ""  # the MP3's cover art: a PNG or JPEG file; empty: one made for the session
 
     def __post_init__(self) -> None:
         for name in DURATION_SETTINGS:
@@ -89,6 +90,8 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{name} must be a non-empty name, not {value!r}")
+        if not isinstance(self.cover, str):
+            raise ValueError(f"cover must be the path of a PNG or JPEG file, not {self.cover!r}")
         if not isinstance(self.level, str) or self.level not in LEVELS:
             raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {self.level!r}")
         if not isinstance(self.listener, str) or len(self.listener) > MAX_LISTENER:

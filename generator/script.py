@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import cast
@@ -47,6 +47,7 @@ class Script:
 
     lines: tuple[ScriptLine, ...]
     variables: frozenset[str]  # every variable some rendered template reads or declares
+    templates: Mapping[str, Path] = field(default_factory=dict)  # name as loaded -> its file
 
 
 class _LineMarks(Extension):
@@ -89,7 +90,17 @@ def render_script(recipe: Recipe, template_dirs: Sequence[Path]) -> Script:
         lines.extend(_render_part(env, part, variables))
         lines.append(ScriptLine("", part.source))
     marks = _marks(env)
-    return Script(tuple(lines), _variables_read(env, marks.files) | declared)
+    search = (recipe.folder, *template_dirs)
+    used = {_name_in(Path(file), search): Path(file) for file in marks.files}
+    return Script(tuple(lines), _variables_read(env, marks.files) | declared, used)
+
+
+def _name_in(file: Path, search: Sequence[Path]) -> str:
+    """The name a template file is loaded by: its path within the first folder that holds it."""
+    for folder in search:
+        if file.is_relative_to(folder):
+            return file.relative_to(folder).as_posix()
+    return file.name
 
 
 def part_declarations(

@@ -22,10 +22,19 @@ from generator.clips import (
     bells_used,
     music_used,
 )
+from generator.cover import cover_png
 from generator.cues import DEFAULT, Cue, VoiceChange, map_cues, scaled_holds
 from generator.durations import MAX_SECONDS
 from generator.errors import MarkupError, OutputError, SettingsError, StillpointError
-from generator.export import encode_mp3, ffmpeg_path, staged, timeline_json, webvtt
+from generator.export import (
+    encode_mp3,
+    ffmpeg_path,
+    lrc,
+    prompt_sheet,
+    staged,
+    timeline_json,
+    webvtt,
+)
 from generator.fitting import TimelineAt, fit, length_range, seconds
 from generator.lexicon import Lexicon, load_lexicons
 from generator.library import Library
@@ -42,8 +51,10 @@ from generator.recipe import (
     load_recipe,
     without_poses,
 )
+from generator.record import make_record
 from generator.script import render_script
 from generator.speech import ClipCache
+from generator.tags import ChapterTag, FileTags, write_tags
 from generator.timeline import ClipSource, Timeline, build_timeline
 from generator.variables import closest
 from generator.voices import installed_engines, resolve_voice
@@ -58,6 +69,8 @@ class Prepared:
     recipe: Recipe
     cues: tuple[Cue, ...]
     lexicons: Mapping[str, Lexicon] = field(default_factory=dict)  # engine -> its lexicon
+    templates: Mapping[str, Path] = field(default_factory=dict)  # every template it rendered
+    skip: tuple[str, ...] = ()  # the poses left out
 
     @property
     def settings(self) -> Settings:
@@ -102,7 +115,7 @@ def prepare(
     ambience_asked(cues, recipe.settings.ambience)  # a typo is found before any audio is made
     recipe, cues = _with_voices(recipe, cues)
     lexicons = load_lexicons(library.lexicon_files, installed_engines())
-    return Prepared(recipe, cues, lexicons)
+    return Prepared(recipe, cues, lexicons, script.templates, tuple(skip))
 
 
 def _with_voices(recipe: Recipe, cues: tuple[Cue, ...]) -> tuple[Recipe, tuple[Cue, ...]]:
@@ -196,8 +209,17 @@ def render(
     clips.level_speech()
     report("Measuring", 0, 1)
     mastered = master(timeline, clips.audio)
-    files = (output, output.with_suffix(".json"), output.with_suffix(".vtt"))
-    with staged(files) as (mp3, json_path, vtt_path):
+    sidecars = {
+        ".json": timeline_json(timeline, _loudness(mastered)),
+        ".vtt": webvtt(timeline),
+        ".lrc": lrc(timeline),
+    }
+    sheet = prompt_sheet(timeline, prepared.recipe.description)
+    if sheet is not None:
+        sidecars[".prompts.txt"] = sheet
+    files = (output, *(output.with_name(output.stem + suffix) for suffix in sidecars))
+    tags = _tags(prepared, timeline, album or Album(), target)
+    with staged(files) as (mp3, *texts):
         blocks = len(range(0, timeline.length, SAMPLE_RATE * BLOCK_SECONDS))
 
         def counted() -> Iterator[Samples]:
@@ -206,10 +228,10 @@ def render(
                 report("Encoding", index, blocks)
                 yield block
 
-        tags = _tags(prepared.recipe, album or Album())
-        encode_mp3(counted(), SAMPLE_RATE, mp3, tags, timeline.channels)
-        json_path.write_text(timeline_json(timeline, _loudness(mastered)), encoding="utf-8")
-        vtt_path.write_text(webvtt(timeline), encoding="utf-8")
+        encode_mp3(counted(), SAMPLE_RATE, mp3, timeline.channels)
+        write_tags(mp3, tags)
+        for path, text in zip(texts, sidecars.values(), strict=True):
+            path.write_text(text, encoding="utf-8")
     return Rendered(timeline, files, clips.made)
 
 
@@ -234,17 +256,44 @@ class Album:
     name: str = ""  # the file's title within the album; empty: the session's title
 
 
-def _tags(recipe: Recipe, album: Album) -> dict[str, str]:
-    tags = {
-        "title": album.name or recipe.title,
-        "artist": "Stillpoint",
-        "album": album.title,
-        "comment": recipe.description,
-        "encoded_by": f"Stillpoint {__version__}",
-    }
-    if album.track:
-        tags["track"] = f"{album.track}/{album.tracks}"
-    return tags
+def _tags(
+    prepared: Prepared, timeline: Timeline, album: Album, target: Fraction | None
+) -> FileTags:
+    recipe = prepared.recipe
+    record = make_record(recipe, prepared.templates, prepared.lexicons, prepared.skip, target)
+    return FileTags(
+        title=album.name or recipe.title,
+        comment=recipe.description,
+        album=album.title,
+        track=(album.track, album.tracks) if album.track else None,
+        encoder=f"Stillpoint {__version__}",
+        cover=_cover(recipe),
+        chapters=tuple(
+            ChapterTag(mark.title, _ms(timeline, mark.start), _ms(timeline, mark.end))
+            for mark in timeline.chapters
+        ),
+        record=record.to_json(),
+    )
+
+
+def _ms(timeline: Timeline, samples: int) -> int:
+    return round(samples * 1000 / timeline.sample_rate)
+
+
+def _cover(recipe: Recipe) -> bytes:
+    """The user's cover image (settings' cover), or one made for the session from its title."""
+    if not recipe.settings.cover:
+        return cover_png(recipe.title)
+    path = Path(recipe.settings.cover).expanduser()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SettingsError(
+            f"cover: cannot read {path}: {error.strerror}", fix="Give a PNG or JPEG file."
+        ) from None
+    if not (data.startswith(b"\x89PNG") or data.startswith(b"\xff\xd8")):
+        raise SettingsError(f"cover: {path} is not a PNG or JPEG image", fix="Convert it first.")
+    return data
 
 
 def render_program(

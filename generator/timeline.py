@@ -98,6 +98,7 @@ class Event:
     voice: str = ""  # speech: the voice id and rate it was made with
     rate: int = 0
     spoken: str = ""  # speech: what the engine said, when a lexicon changed the words
+    prompt: bool = False  # speech: a question to write about ([prompt])
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ class _Placer:
         detail: str = "",
         voice: str = "",
         rate: int = 0,
+        prompt: bool = False,
     ) -> Event:
         """Record an event, with what the current context (breath phase, hold) adds to it."""
         context = self.context
@@ -227,7 +229,7 @@ class _Placer:
             phase=context.phase, round=context.round, side=context.side, pose=context.pose,
             pan=context.pan,
             voice=voice, rate=rate,
-            spoken=clip.spoken if clip and clip.spoken != text else "",
+            spoken=clip.spoken if clip and clip.spoken != text else "", prompt=prompt,
         )  # fmt: skip
         self.events.append(event)
         return event
@@ -282,14 +284,18 @@ class _Placer:
         rate = self.speaking_rate
         if isinstance(cue, Speech):
             rate = cue.rate or round(self.speaking_rate * cue.pace)
-        start = self._say(text, self.sample(self.now), rate, cue.source)
+        prompt = isinstance(cue, Speech) and cue.prompt
+        start = self._say(text, self.sample(self.now), rate, cue.source, prompt)
         self.now = Fraction(start, self.sample_rate)
 
-    def _say(self, text: str, start: int, rate: int, source: Source) -> int:
+    def _say(self, text: str, start: int, rate: int, source: Source, prompt: bool = False) -> int:
         """Place an utterance at a sample in the current voice; returns its end."""
         clip = self.clips.speech(text, self.voice, rate)
         end = start + clip.samples
-        self.add("speech", start, end, source, text=text, clip=clip, voice=self.voice, rate=rate)
+        self.add(
+            "speech", start, end, source,
+            text=text, clip=clip, voice=self.voice, rate=rate, prompt=prompt,
+        )  # fmt: skip
         return end
 
     def _strike(self, name: str, strikes: int, at: Fraction, source: Source) -> Fraction:

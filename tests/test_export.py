@@ -7,7 +7,7 @@ import pytest
 
 from generator.audio import frozen
 from generator.errors import EncodeError, OutputError, Source
-from generator.export import encode_mp3, staged, timeline_json, webvtt
+from generator.export import encode_mp3, lrc, prompt_sheet, staged, timeline_json, webvtt
 from generator.timeline import ChapterMark, Event, Timeline
 from tests.conftest import decode
 
@@ -93,7 +93,7 @@ def test_encodes_a_tone_to_mp3_of_the_same_length(tmp_path: Path) -> None:
         frozen(0.5 * np.sin(2 * np.pi * 440 * t[i : i + rate])) for i in range(0, t.size, rate)
     ]
     path = tmp_path / "tone.mp3"
-    encode_mp3(blocks, rate, path, {"title": "Tone"})
+    encode_mp3(blocks, rate, path)
     decoded = decode(path)
     assert decoded.size == pytest.approx(
         3 * rate, abs=rate * 0.01
@@ -104,7 +104,7 @@ def test_encodes_a_tone_to_mp3_of_the_same_length(tmp_path: Path) -> None:
 
 def test_ffmpeg_errors_reach_the_user(tmp_path: Path) -> None:
     with pytest.raises(EncodeError, match="ffmpeg failed"):
-        encode_mp3([frozen(np.zeros(100))], 44_100, tmp_path / "missing-folder" / "x.mp3", {})
+        encode_mp3([frozen(np.zeros(100))], 44_100, tmp_path / "missing-folder" / "x.mp3")
 
 
 def test_an_unwritable_folder_is_one_clear_error(tmp_path: Path) -> None:
@@ -120,3 +120,33 @@ def test_an_unwritable_folder_is_one_clear_error(tmp_path: Path) -> None:
             pass
     finally:
         folder.chmod(0o700)
+
+
+def test_lrc_gives_each_utterance_its_start_in_centiseconds() -> None:
+    long = Timeline(
+        "Long",
+        1000,
+        4_000_000,
+        (Event("speech", 3_725_456, 3_726_000, HERE, text="[Late]\nline"),),
+        (),
+    )
+    assert lrc(long).splitlines() == [
+        "[ti:Long]",
+        "[ar:Stillpoint]",
+        "[length:66:40]",
+        "[62:05.45](Late) line",
+    ]
+    assert lrc(TIMELINE).splitlines()[3] == "[00:01.00]Breathe <in> & out"
+
+
+def test_the_prompt_sheet_lists_each_question_once_with_room_to_write() -> None:
+    ask = Event("speech", 0, 10, HERE, text="What am I holding in my body?", prompt=True)
+    again = Event("speech", 20, 30, HERE, text="What am I holding in my body?", prompt=True)
+    other = Event("speech", 40, 50, HERE, text="Take a breath.")
+    sheet = prompt_sheet(Timeline("Journaling", 1000, 100, (ask, again, other), ()), "About.")
+    assert sheet is not None
+    assert sheet.count("What am I holding in my body?") == 1
+    assert "1. What am I holding in my body?" in sheet
+    assert "Take a breath." not in sheet
+    assert sheet.count("_" * 72) == 6
+    assert prompt_sheet(TIMELINE) is None

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from generator.audio import SAMPLE_RATE
 from generator.cli import app
+from generator.tags import read_chapters, read_record
 from tests.conftest import decode, rms_db, write
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +27,7 @@ SCRIPT = """\
 [chapter Arriving]
 [bell]
 Welcome. Let the body settle, and let the breath slow down.
-[pause 20s]
+[pause 20s (10s..2m)]
 [chapter Holding]
 Come into the pose on the right side.
 [hold 3 breaths pose pigeon side right]
@@ -103,3 +104,51 @@ def test_ambience_fills_the_silences_softly_and_fades_at_the_ends(tmp_path: Path
     assert rms_db(words) > rms_db(middle) + 12
     assert rms_db(audio[: SAMPLE_RATE // 10]) < rms_db(middle) - 10  # faded in from silence
     assert rms_db(audio[-SAMPLE_RATE // 10 :]) < rms_db(middle) - 10  # and out to it
+
+
+def test_chapters_in_the_mp3_are_the_timelines_and_the_transcripts_agree(tmp_path: Path) -> None:
+    mp3, timeline = render(tmp_path, "tagged")
+    chapters = read_chapters(mp3)
+    assert [c.title for c in chapters] == [c["title"] for c in timeline["chapters"]]
+    for tagged, planned in zip(chapters, timeline["chapters"], strict=True):
+        assert tagged.start_ms == round(planned["start"] * 1000)
+        assert tagged.end_ms == round(planned["end"] * 1000)
+    speech = [e for e in timeline["events"] if e["kind"] == "speech"]
+    vtt = mp3.with_suffix(".vtt").read_text(encoding="utf-8")
+    cues = re.findall(r"(\d\d):(\d\d):(\d\d)\.(\d{3}) --> [\d:.]+\n(.+)", vtt)
+    assert [text for *_, text in cues] == [e["text"] for e in speech]
+    for (h, m, s, ms, _), event in zip(cues, speech, strict=True):
+        assert int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000 == pytest.approx(
+            event["start"], abs=0.001
+        )
+    lrc = re.findall(
+        r"^\[(\d+):(\d\d)\.(\d\d)\](.+)$", mp3.with_suffix(".lrc").read_text(encoding="utf-8"), re.M
+    )
+    assert [text for *_, text in lrc] == [e["text"] for e in speech]
+    for (m, s, cs, _), event in zip(lrc, speech, strict=True):
+        assert int(m) * 60 + int(s) + int(cs) / 100 == pytest.approx(event["start"], abs=0.01)
+
+
+def test_a_file_renders_again_from_the_recipe_inside_it(tmp_path: Path) -> None:
+    mp3, _ = render(tmp_path, "first", "--ambience", "drone", "--breath", "4s", "--minutes", "1.5")
+    (tmp_path / "session.txt").write_text(
+        "Changed since.\n", encoding="utf-8"
+    )  # the source moved on
+    again = tmp_path / "again.mp3"
+    result = runner.invoke(app, ["render", "--from", str(mp3), "-o", str(again)])
+    assert result.exit_code == 0, result.output
+    assert (
+        again.read_bytes() == mp3.read_bytes()
+    )  # the same recipe, settings and length: the same file
+    record = json.loads(read_record(again) or "{}")
+    assert record["settings"]["ambience"] == "drone"
+    changed = tmp_path / "changed.mp3"
+    result = runner.invoke(
+        app, ["render", "--from", str(mp3), "-o", str(changed), "--ambience", "off"]
+    )
+    assert result.exit_code == 0, result.output
+    assert not [
+        e
+        for e in json.loads(changed.with_suffix(".json").read_text())["events"]
+        if e["kind"] == "ambience"
+    ]
