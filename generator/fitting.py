@@ -17,7 +17,7 @@ from generator.timeline import Timeline
 
 TOLERANCE = Fraction(1, 2)  # seconds the rendered length may differ from the one asked for
 AIM = Fraction(1, 22050)  # the search stops this close (2 samples): rounding is all that is left
-MAX_STEPS = 12
+MAX_STEPS = 20
 
 TimelineAt = Callable[[Fraction], Timeline]  # the session's timeline at a given stretch
 
@@ -47,12 +47,15 @@ def fit(timeline_at: TimelineAt, target: Fraction) -> Timeline:
     else:
         high = (Fraction(0), nominal)
     best = min((low[1], high[1], nominal), key=lambda timeline: abs(seconds(timeline) - target))
+    # Regula falsi, Illinois variant: when the same end is kept twice, its distance to the target
+    # is halved, so a curved (or stepped: announcements change words) length still converges fast.
+    below, above = target - seconds(low[1]), seconds(high[1]) - target
+    kept = ""
     for _ in range(MAX_STEPS):
-        (t_low, at_low), (t_high, at_high) = low, high
-        span = seconds(at_high) - seconds(at_low)
-        if span <= 0:
+        (t_low, _), (t_high, _) = low, high
+        if below + above <= 0:
             break
-        stretch = t_low + (target - seconds(at_low)) * (t_high - t_low) / span
+        stretch = t_low + below * (t_high - t_low) / (below + above)
         stretch = max(t_low, min(t_high, stretch.limit_denominator(10**9)))
         timeline = timeline_at(stretch)
         if abs(seconds(timeline) - target) < abs(seconds(best) - target):
@@ -60,9 +63,13 @@ def fit(timeline_at: TimelineAt, target: Fraction) -> Timeline:
         if abs(seconds(timeline) - target) <= AIM:
             break
         if seconds(timeline) < target:
-            low = (stretch, timeline)
+            low, below = (stretch, timeline), target - seconds(timeline)
+            above = above / 2 if kept == "high" else above
+            kept = "high"
         else:
-            high = (stretch, timeline)
+            high, above = (stretch, timeline), seconds(timeline) - target
+            below = below / 2 if kept == "low" else below
+            kept = "low"
     if abs(seconds(best) - target) > TOLERANCE:
         _check_reachable(target, seconds(best), seconds(best), nominal.title)
     return best

@@ -145,6 +145,7 @@ def test_the_installed_command_renders_and_reports(tmp_path: Path) -> None:
     assert done.stderr == ""  # no progress bar when not on a terminal, no engine chatter
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "short.json",
+        "short.lrc",
         "short.mp3",
         "short.vtt",
     ]

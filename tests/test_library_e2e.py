@@ -48,6 +48,13 @@ def test_every_builtin_session_renders(name: str, tmp_path: Path) -> None:
         heard = audio[round(event["start"] * SAMPLE_RATE) : round(event["end"] * SAMPLE_RATE)]
         assert rms_db(heard) > -40, event
     assert mp3.with_suffix(".vtt").read_text(encoding="utf-8").startswith("WEBVTT")
+    assert mp3.with_suffix(".lrc").is_file()
+    sheet = mp3.with_name(f"{name}.prompts.txt")
+    assert sheet.is_file() == name.startswith("journaling")  # only journaling asks questions
+    if name == "journaling":
+        text = sheet.read_text(encoding="utf-8")
+        assert "1. What am I holding in my body?" in text
+        assert "2. What emotions are stored in my hips?" in text
 
 
 def test_the_program_renders_every_day_and_a_playlist(tmp_path: Path) -> None:
@@ -89,7 +96,11 @@ def test_music_plays_under_the_free_dance_and_dips_under_words(tmp_path: Path) -
     audio = decode(mp3)
     quiet = _quiet_stretch(data, start + 4, end - 4)
     alone = rms_db(audio[round(quiet[0] * SAMPLE_RATE) : round(quiet[1] * SAMPLE_RATE)])
-    assert -36 < alone < -26  # the music alone, at the bed level: well under the voice
+    words = [e for e in data["events"] if e["kind"] == "speech" and e["end"] < start]
+    voice = rms_db(
+        audio[round(words[-1]["start"] * SAMPLE_RATE) : round(words[-1]["end"] * SAMPLE_RATE)]
+    )
+    assert voice - 16 < alone < voice - 4  # the music alone: clearly there, under the voice
     outside = [  # silences after the window: the music has stopped
         e
         for e in data["events"]

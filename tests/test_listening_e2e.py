@@ -11,10 +11,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from generator.audio import SAMPLE_RATE
+from generator.audio import SAMPLE_RATE, active_rms
 from generator.cli import app
 from generator.tags import read_chapters, read_record
 from tests.conftest import decode, rms_db, write
@@ -152,3 +153,46 @@ def test_a_file_renders_again_from_the_recipe_inside_it(tmp_path: Path) -> None:
         for e in json.loads(changed.with_suffix(".json").read_text())["events"]
         if e["kind"] == "ambience"
     ]
+
+
+VOICES = """\
+[voice pyttsx3:gmw/en-us]
+Let the shoulders drop and the jaw soften. Breathe slowly into the belly.
+[pause 2s]
+[voice piper:joe]
+Let the shoulders drop and the jaw soften. Breathe slowly into the belly.
+[pause 2s]
+[voice pyttsx3:gmw/en-gb-x-rp]
+Let the shoulders drop and the jaw soften. Breathe slowly into the belly.
+"""
+
+
+def test_every_voice_speaks_at_one_level(tmp_path: Path) -> None:
+    script = write(tmp_path / "voices.txt", VOICES)
+    mp3 = tmp_path / "voices.mp3"
+    result = runner.invoke(app, ["render", str(script), "-o", str(mp3)])
+    assert result.exit_code == 0, result.output
+    events = json.loads(mp3.with_suffix(".json").read_text(encoding="utf-8"))["events"]
+    audio = decode(mp3)
+    levels = [
+        active_rms([audio[round(e["start"] * SAMPLE_RATE) : round(e["end"] * SAMPLE_RATE)]])
+        for e in events
+        if e["kind"] == "speech"
+    ]
+    assert len(levels) == 3
+    spread = 20 * np.log10(max(levels) / min(levels))
+    assert spread < 1.5  # raw, piper speaks about 3 dB under eSpeak NG
+
+
+def test_a_sound_file_of_ones_own_can_be_the_ambience(tmp_path: Path) -> None:
+    rain = tmp_path / "rain.flac"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anoisesrc=d=5:c=pink", str(rain)],
+        check=True,
+    )
+    mp3, timeline = render(tmp_path, "rain", "--ambience", str(rain))
+    (bed,) = [event for event in timeline["events"] if event["kind"] == "ambience"]
+    assert bed["sound"] == str(rain)
+    loudness, peak = ebur128(mp3)
+    assert abs(loudness + 19) <= 1.0
+    assert peak <= -1.0
