@@ -102,7 +102,7 @@ BreathOption = Annotated[
 BellOption = Annotated[
     str | None,
     typer.Option(
-        "--bell", help="The bell a bare [bell] rings (bowl, chime, none).", show_default=False
+        "--bell", help="The bell a bare \\[bell] rings (bowl, chime, none).", show_default=False
     ),
 ]
 WarmupOption = Annotated[
@@ -516,7 +516,7 @@ def play(
 
 @app.command()
 def voices() -> None:
-    """List the voices for --voice and [voice]: engine, id, language; * marks the default (auto).
+    """List the voices for --voice and \\[voice]: engine, id, language; * marks the default (auto).
 
     A local piper model works too, by path: --voice piper:/path/to/voice.onnx.
     """

@@ -11,6 +11,7 @@ from generator.recipe import DURATION_SETTINGS, Part, Recipe, Settings, display_
 from generator.variables import Variable
 
 PRECEDENCE = "command line > recipe > config > built-in"
+VALUE_WIDTH = 18
 
 
 def describe_lines(
@@ -33,7 +34,13 @@ def describe_lines(
         for variable in declared:
             shown = _shown(part.variables.get(variable.name, variable.default))
             origin = _variable_origin(variable, part, recipe)
-            lines.append(f"       {variable.name:<16} = {shown:<16} {origin:<9} {variable.meaning}")
+            if len(shown) > VALUE_WIDTH:  # a long text: its own line, the rest below it
+                lines.append(f"       {variable.name:<16} = {shown}")
+                shown = ""
+            lines.append(
+                f"       {variable.name if shown else '':<16} {'=' if shown else ' '} "
+                f"{shown:<{VALUE_WIDTH}} {origin:<9} {variable.meaning}"
+            )
         undeclared = set(part.variables) - {variable.name for variable in declared}
         for name in sorted(undeclared - set(recipe.overrides)):
             shown = _shown(part.variables[name])
