@@ -18,6 +18,8 @@ command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 have_espeak || missing+=(espeak-ng)
 if [ "${1:-}" = "--test" ]; then
     command -v chromium >/dev/null || missing+=(chromium)
+    # Playwright's bundled node driver links libatomic, which a minimal Debian lacks.
+    ldconfig -p 2>/dev/null | grep -q 'libatomic\.so\.1' || missing+=(libatomic1)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
