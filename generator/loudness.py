@@ -233,8 +233,11 @@ class _KFilter:
     def run(self, chunks: Floats) -> Floats:
         """Filter (channels, count, chunk) consecutive chunks; the same shape back."""
         response = self._response
-        spectra = np.fft.rfft(chunks, n=response.fft_size, axis=-1)
-        own = np.fft.irfft(spectra * response.spectrum, n=response.fft_size, axis=-1)
+        if chunks.any():
+            spectra = np.fft.rfft(chunks, n=response.fft_size, axis=-1)
+            own = np.fft.irfft(spectra * response.spectrum, n=response.fft_size, axis=-1)
+        else:  # silence: only the ringing of what came before (exact, and no FFT)
+            own = np.zeros((*chunks.shape[:-1], response.size))
         # the state after each chunk from its own input; then chunk to chunk, in order
         shares = chunks @ response.to_state
         starts = np.empty_like(shares)
@@ -281,6 +284,12 @@ def _phase_kernels() -> Floats:
     return normalised
 
 
+@functools.cache
+def _interpolation_gain() -> float:
+    """The most an oversampled point can exceed the loudest sample it is made from."""
+    return float(np.abs(_phase_kernels()).sum(axis=1).max())
+
+
 def _between(frames: Floats) -> Floats:
     """The oversampled points between samples: (channels, 3, len - 15) for (channels, len).
 
@@ -321,7 +330,13 @@ class _PeakFollower:
         if frames.shape[1] == 0:
             return
         joined = np.concatenate([self._history, frames], axis=1)
-        self._peak = max(self._peak, _abs_max(frames), _abs_max(_between(joined)))
+        loudest = _abs_max(joined)
+        self._peak = max(self._peak, _abs_max(frames))
+        # No point between samples can exceed the loudest sample times the interpolator's
+        # largest total |tap| weight: when that is under the peak so far, skip the oversampling
+        # (exact: the same peak, and most blocks of a session are quieter than its loudest).
+        if loudest * _interpolation_gain() > self._peak:
+            self._peak = max(self._peak, _abs_max(_between(joined)))
         self._history = joined[:, -(_TAPS - 1) :]
 
     def peak(self) -> float:
