@@ -34,6 +34,9 @@ from generator.timeline import Timeline
 ENCODER_LOSS_DB = 0.4
 ENCODER_MARGIN_DB = 1.0
 LIMIT_ROUNDS = 4  # limiting lowers the loudness, so the gain rises: limit again, from the originals
+# The gain guided sessions get (pigeon, piper: 3.6 dB; epsom-soak, eSpeak NG: 2.2 dB): a session
+# without words gets it too, so its bells sound as loud as they do between words.
+WORDLESS_GAIN_DB = 3.0
 CREST_SLACK_DB = 0.25  # close enough: the result lands within this of the aim (a pass saved)
 MAX_LIMIT_DB = 12.0  # never ask a clip's peaks to come down further than this below the ceiling
 
@@ -76,6 +79,12 @@ def master(timeline: Timeline, audio: Mapping[str, Samples]) -> Mastered:
     measured = measure(timeline, audio)
     if not math.isfinite(measured.loudness):  # silence (a timer without bells): nothing to do
         return Mastered(audio, 1.0, measured.loudness, measured.true_peak, target, 0)
+    if not any(event.kind == "speech" for event in timeline.events):
+        # Bells and beds alone (a timer) are not spoken word: brought to the target they would
+        # ring louder than in any guided session. They get a guided session's usual gain.
+        boost = min(WORDLESS_GAIN_DB, ceiling - measured.true_peak)
+        loudness = measured.loudness + boost - ENCODER_LOSS_DB
+        return Mastered(audio, db_to_gain(boost), loudness, measured.true_peak + boost, target, 0)
     # A gain meets the aim under the ceiling when the mix's crest (true peak over loudness) is at
     # most `need`. Limiting the clips' peaks lowers the crest, and also a little of the loudness
     # (more, the deeper it cuts into speech), so the clips' ceiling is found by the secant method.

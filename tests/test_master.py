@@ -6,7 +6,13 @@ import pytest
 from generator.audio import SAMPLE_RATE, frozen
 from generator.errors import Source
 from generator.loudness import TRUE_PEAK_CEILING_DB, LoudnessMeter, true_peak
-from generator.master import ENCODER_LOSS_DB, ENCODER_MARGIN_DB, master, target_for
+from generator.master import (
+    ENCODER_LOSS_DB,
+    ENCODER_MARGIN_DB,
+    WORDLESS_GAIN_DB,
+    master,
+    target_for,
+)
 from generator.mix import mix_blocks
 from generator.timeline import Event, Timeline
 
@@ -69,3 +75,12 @@ def test_silence_is_left_alone() -> None:
     result = master(timeline, {})
     assert result.gain == 1.0
     assert result.limited == 0
+
+
+def test_bells_alone_get_a_guided_sessions_gain_not_the_spoken_word_target() -> None:
+    bell = speechlike(4, 0.01)
+    events = tuple(Event("bell", s, s + bell.size, HERE, clip="b") for s in (44100, 441000))
+    timeline = Timeline("Timer", SAMPLE_RATE, 441000 + bell.size + 44100, events, ())
+    result = master(timeline, {"b": bell})
+    assert result.gain == pytest.approx(10 ** (WORDLESS_GAIN_DB / 20))
+    assert result.loudness < target_for(1) - 5  # quiet bells stay quiet
