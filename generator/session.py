@@ -113,6 +113,8 @@ def prepare(
             )
     cues = scaled_holds(parse_cues(script.lines), recipe.settings.hold_scale)
     ambience_asked(cues, recipe.settings.ambience)  # a typo is found before any audio is made
+    if recipe.settings.cover:
+        _cover(recipe)  # and so is a cover that is not a picture
     recipe, cues = _with_voices(recipe, cues)
     lexicons = load_lexicons(library.lexicon_files, installed_engines())
     return Prepared(recipe, cues, lexicons, script.templates, tuple(skip))

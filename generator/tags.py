@@ -124,6 +124,12 @@ def read_chapters(path: Path) -> list[ChapterTag]:
     ]
 
 
+def read_cover(path: Path) -> bytes:
+    """The front cover's image bytes, or empty."""
+    covers = _read(path).getall("APIC")
+    return bytes(covers[0].data) if covers else b""
+
+
 def read_record(path: Path) -> str | None:
     """The recipe record of a file Stillpoint made, or None."""
     frames = _read(path).getall(f"TXXX:{RECORD_FRAME}")

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from generator.audio import SAMPLE_RATE, active_rms
 from generator.cli import app
-from generator.tags import read_chapters, read_record
+from generator.cover import cover_png
+from generator.tags import read_chapters, read_cover, read_record
 from tests.conftest import decode, rms_db, write
 
 pytestmark = pytest.mark.e2e
@@ -196,3 +197,21 @@ def test_a_sound_file_of_ones_own_can_be_the_ambience(tmp_path: Path) -> None:
     loudness, peak = ebur128(mp3)
     assert abs(loudness + 19) <= 1.0
     assert peak <= -1.0
+
+
+def test_the_cover_is_made_for_the_session_or_given_by_the_user(tmp_path: Path) -> None:
+    made, _ = render(tmp_path, "made")
+    assert read_cover(made) == cover_png("Session")
+    picture = tmp_path / "mine.png"
+    picture.write_bytes(cover_png("anything at all"))
+    given, _ = render(tmp_path, "given", "--set", f"cover={picture}")
+    assert read_cover(given) == picture.read_bytes()
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture", encoding="utf-8")
+    script = tmp_path / "session.txt"
+    result = runner.invoke(
+        app, ["render", str(script), "-o", str(tmp_path / "x.mp3"), "--set", f"cover={text}"]
+    )
+    assert result.exit_code == 2
+    assert "is not a PNG or JPEG image" in result.output
+    assert not (tmp_path / "x.mp3").exists()
