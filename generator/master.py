@@ -23,8 +23,9 @@ from generator.loudness import (
     TRUE_PEAK_CEILING_DB,
     LoudnessMeter,
     limit,
+    true_peak,
 )
-from generator.mix import LOOPED_KINDS, LOOPS, mix_blocks
+from generator.mix import LOOPS, mix_blocks
 from generator.timeline import Timeline
 
 # LAME at 96 kbps gives back speech about 0.4 dB quieter than it is given (measured: pigeon mastered
@@ -94,10 +95,11 @@ def master(timeline: Timeline, audio: Mapping[str, Samples]) -> Mastered:
     room = db_to_gain(guess) - _loudest_bed(timeline, audio)  # a bed under words adds its peaks
     limit_at = 20 * math.log10(max(room, db_to_gain(guess - MAX_LIMIT_DB)))
     tried = [(measured.true_peak, _crest(measured))]  # unlimited: as if limited at its own peak
+    peaks = _clip_peaks(timeline, audio)
     for _ in range(LIMIT_ROUNDS):
         if _crest(best.measured) <= need + CREST_SLACK_DB:
             break
-        limited_audio, count = _limited(timeline, audio, limit_at)
+        limited_audio, count = _limited(audio, peaks, limit_at, timeline.sample_rate)
         candidate = Candidate(limited_audio, measure(timeline, limited_audio), count)
         if candidate.reach(aim, ceiling) > best.reach(aim, ceiling):
             best = candidate
@@ -145,19 +147,19 @@ def _loudest_bed(timeline: Timeline, audio: Mapping[str, Samples]) -> float:
     return max(peaks, default=0.0)
 
 
+def _clip_peaks(timeline: Timeline, audio: Mapping[str, Samples]) -> dict[str, float]:
+    """The true peak (dBTP) of every clip the timeline places, loops left out: measured once,
+    so each limiting round touches only the clips over its ceiling."""
+    placed = {event.clip for event in timeline.events if event.clip and event.kind not in LOOPS}
+    return {key: true_peak(audio[key]) for key in sorted(placed)}
+
+
 def _limited(
-    timeline: Timeline, audio: Mapping[str, Samples], ceiling_db: float
+    audio: Mapping[str, Samples], peaks: Mapping[str, float], ceiling_db: float, rate: int
 ) -> tuple[dict[str, Samples], int]:
-    """Every clip the timeline plays with its true peak under ceiling_db (loops are left alone)."""
-    placed = {
-        event.clip for event in timeline.events if event.clip and event.kind not in LOOPED_KINDS
-    }
+    """The clips with every placed clip's true peak under ceiling_db, and how many were limited."""
+    over = [key for key, peak in peaks.items() if peak > ceiling_db]
     result = dict(audio)
-    count = 0
-    for key in placed:
-        clip = audio[key]
-        limited = limit(clip, ceiling_db, timeline.sample_rate)
-        if limited is not clip:
-            result[key] = limited
-            count += 1
-    return result, count
+    for key in over:
+        result[key] = limit(audio[key], ceiling_db, rate)
+    return result, len(over)

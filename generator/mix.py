@@ -32,8 +32,6 @@ class Loop:
 # Music under a window and ambience beds are already at the bed level, well below the voice; they
 # fade in and out at their edges and dip further while words are spoken, so words stay clear.
 LOOPS = {"music": Loop(2.0, 3.0, 8.0), "ambience": Loop(4.0, 4.0, 6.0)}
-LOOPED_KINDS = tuple(LOOPS)  # sounds that repeat for as long as their event lasts
-MUSIC_DUCK_DB = LOOPS["music"].duck_db
 DUCK_ATTACK, DUCK_RELEASE = 0.3, 0.8  # seconds: down before the first word, up after the last
 
 
@@ -59,7 +57,7 @@ def mix_blocks(
         shape = (last - first, timeline.channels) if timeline.channels > 1 else (last - first,)
         buffer = np.zeros(shape, dtype=np.float32)
         for event in active:
-            if event.kind in LOOPED_KINDS:
+            if event.kind in LOOPS:  # sounds that repeat for as long as their event lasts
                 _add_looped(buffer, (first, last), event, audio[event.clip], speech, rate)
             else:
                 _add(buffer, first, last, event, audio[event.clip])
@@ -77,11 +75,15 @@ def _add(buffer: np.ndarray, first: int, last: int, event: Event, clip: Samples)
     end = min(last, event.end, event.start + clip.size)
     if end <= start:
         return
-    part = clip[start - event.start : end - event.start]
+    _place(buffer, start - first, clip[start - event.start : end - event.start], event.pan)
+
+
+def _place(buffer: np.ndarray, offset: int, part: Samples, pan: float) -> None:
+    """Add a mono sound into the block at offset: as it is, or panned into a stereo block."""
     if buffer.ndim == 1:
-        buffer[start - first : end - first] += part
+        buffer[offset : offset + part.size] += part
     else:
-        buffer[start - first : end - first] += part[:, np.newaxis] * pan_gains(event.pan)
+        buffer[offset : offset + part.size] += part[:, np.newaxis] * pan_gains(pan)
 
 
 def _add_looped(
@@ -104,11 +106,7 @@ def _add_looped(
     gain = fade_gain(size, event.end - event.start, *fades, start=offset, rate=rate)
     ducking = (plays.duck_db, DUCK_ATTACK, DUCK_RELEASE)
     ducked = duck_gain(size, speech, *ducking, start=start, rate=rate)
-    part = sound * gain * ducked
-    if buffer.ndim == 1:
-        buffer[start - first : end - first] += part
-    else:
-        buffer[start - first : end - first] += part[:, np.newaxis] * pan_gains(event.pan)
+    _place(buffer, start - first, sound * gain * ducked, event.pan)
 
 
 def pan_gains(pan: float) -> np.ndarray:

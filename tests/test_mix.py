@@ -5,7 +5,7 @@ import pytest
 
 from generator.audio import db_to_gain, frozen
 from generator.errors import Source
-from generator.mix import BLOCK_SECONDS, MUSIC_DUCK_DB, SESSION_FADE, mix_blocks
+from generator.mix import BLOCK_SECONDS, LOOPS, SESSION_FADE, mix_blocks
 from generator.timeline import Event, Timeline
 
 RATE = 100
@@ -86,5 +86,5 @@ def test_music_loops_for_its_window_fades_at_its_edges_and_dips_under_words() ->
     assert mixed[3099] < 0.01  # and out to nothing at its end
     assert mixed[800] == pytest.approx(0.1)  # full level between
     assert mixed[2500] == pytest.approx(0.1)
-    assert mixed[1600] == pytest.approx(0.1 * db_to_gain(-MUSIC_DUCK_DB), rel=1e-4)
+    assert mixed[1600] == pytest.approx(0.1 * db_to_gain(-LOOPS["music"].duck_db), rel=1e-4)
     assert np.max(np.abs(np.diff(mixed[150:3050]))) < 0.01  # ramps, never a 0.06 step
