@@ -25,8 +25,6 @@ from generator.plan import plan_lines
 from generator.player import play as play_file
 from generator.program import Program, load_program
 from generator.recipe import Overrides
-from generator.record import laid_out
-from generator.record import read as read_record
 from generator.scaffold import scaffold
 from generator.script import part_declarations
 from generator.session import (
@@ -37,6 +35,7 @@ from generator.session import (
     estimated_lengths,
     prepare,
     render,
+    render_from,
     render_program,
     target_seconds,
 )
@@ -445,17 +444,12 @@ def _render_again(
     skip: Sequence[str],
     minutes: float | None,
 ) -> None:
-    record = read_record(mp3)
-    with laid_out(record) as recipe:
-        library = Library((recipe.parent.parent, *library.user_dirs))
-        chosen = record.overrides.under(overrides)
-        prepared = prepare(str(recipe), library, chosen, (*record.skip, *skip))
-        target = target_seconds(minutes) if minutes is not None else record.target
-        destination = output or config.output / f"{record.name}.mp3"
-        with _Progress() as progress:
-            cache = ClipCache(default_cache_dir())
-            result = render(prepared, library, destination, cache, progress, target)
-    _report(destination, result)
+    choices = Choices(overrides, tuple(skip), config.settings)
+    target = target_seconds(minutes)
+    with _Progress() as progress:
+        cache = ClipCache(default_cache_dir())
+        result = render_from(mp3, library, choices, output, config.output, cache, progress, target)
+    _report(result.files[0], result)
 
 
 def _render_program(

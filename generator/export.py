@@ -147,11 +147,11 @@ def webvtt(timeline: Timeline) -> str:
 
 def lrc(timeline: Timeline) -> str:
     """An LRC transcript (lyrics format many players show line by line): one line an utterance."""
-    lines = [f"[ti:{_one_line(timeline.title)}]", "[ar:Stillpoint]"]
+    lines = [f"[ti:{_lrc_text(timeline.title)}]", "[ar:Stillpoint]"]
     lines.append(f"[length:{_lrc_time(timeline.duration).split('.')[0]}]")
     for event in timeline.events:
         if event.kind == "speech":
-            lines.append(f"[{_lrc_time(timeline.seconds(event.start))}]{_one_line(event.text)}")
+            lines.append(f"[{_lrc_time(timeline.seconds(event.start))}]{_lrc_text(event.text)}")
     return "\n".join(lines) + "\n"
 
 
@@ -161,8 +161,13 @@ def _lrc_time(seconds: float) -> str:
     return f"{hundredths // 6000:02d}:{hundredths // 100 % 60:02d}.{hundredths % 100:02d}"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.replace("[", "(").replace("]", ")").split())
+def one_line(text: str) -> str:
+    """Text on one line, its runs of whitespace single spaces (playlists, transcripts)."""
+    return " ".join(text.split())
+
+
+def _lrc_text(text: str) -> str:
+    return one_line(text.replace("[", "(").replace("]", ")"))  # [..] would read as a time tag
 
 
 def prompt_sheet(timeline: Timeline, description: str = "") -> str | None:

@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from generator.export import one_line
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -16,12 +18,8 @@ class Entry:
 
 def m3u8(title: str, entries: Sequence[Entry]) -> str:
     """The playlist's text; lengths are whole seconds, rounded up as players expect."""
-    lines = ["#EXTM3U", f"#PLAYLIST:{_one_line(title)}"]
+    lines = ["#EXTM3U", f"#PLAYLIST:{one_line(title)}"]
     for entry in entries:
-        lines.append(f"#EXTINF:{math.ceil(entry.seconds)},{_one_line(entry.title)}")
+        lines.append(f"#EXTINF:{math.ceil(entry.seconds)},{one_line(entry.title)}")
         lines.append(entry.file)
     return "\n".join(lines) + "\n"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -61,7 +61,7 @@ class Record:
             "target": _plain(self.target) if self.target is not None else None,
             "files": dict(sorted(self.files.items())),
         }
-        return json.dumps(document, ensure_ascii=False, sort_keys=False, separators=(",", ":"))
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
     @property
     def overrides(self) -> Overrides:

@@ -51,7 +51,8 @@ from generator.recipe import (
     load_recipe,
     without_poses,
 )
-from generator.record import make_record
+from generator.record import laid_out, make_record
+from generator.record import read as read_record
 from generator.script import render_script
 from generator.speech import ClipCache
 from generator.tags import ChapterTag, FileTags, write_tags
@@ -211,6 +212,7 @@ def render(
     clips.level_speech()
     report("Measuring", 0, 1)
     mastered = master(timeline, clips.audio)
+    report("Measuring", 1, 1)
     sidecars = {
         ".json": timeline_json(timeline, _loudness(mastered)),
         ".vtt": webvtt(timeline),
@@ -338,6 +340,31 @@ def render_program(
     with staged([playlist]) as (staging,):
         staging.write_text(m3u8(program.title, entries), encoding="utf-8")
     return tuple(results)
+
+
+def render_from(
+    mp3: Path,
+    library: Library,
+    choices: Choices,
+    output: Path | None,
+    folder: Path,
+    cache: ClipCache,
+    progress: Progress | None = None,
+    target: Fraction | None = None,
+) -> Rendered:
+    """Render again what made ``mp3``, from the record inside it; ``choices`` change it.
+
+    Its files are laid out in a temporary scripts folder searched first, so the same recipe and
+    templates render, whatever the library holds now; the output defaults to folder/NAME.mp3.
+    """
+    record = read_record(mp3)
+    with laid_out(record) as recipe:
+        library = Library((recipe.parent.parent, *library.user_dirs))
+        chosen = record.overrides.under(choices.overrides)
+        prepared = prepare(str(recipe), library, chosen, (*record.skip, *choices.skip))
+        destination = output or folder / f"{record.name}.mp3"
+        length = target if target is not None else record.target
+        return render(prepared, library, destination, cache, progress, length)
 
 
 @dataclass(frozen=True)

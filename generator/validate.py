@@ -109,10 +109,10 @@ def _check_program(path: Path, library: Library) -> Iterator[StillpointError]:
         try:
             prepare(day.session, library, day.overrides, day.skip, strict_skip=False)
         except StillpointError as problem:
-            yield replace_where(problem, day.source)
+            yield _told_at_day(problem, day.source)
 
 
-def replace_where(problem: StillpointError, source: Source) -> StillpointError:
+def _told_at_day(problem: StillpointError, source: Source) -> StillpointError:
     """A problem found while checking a program's day, told at the day's line."""
     if problem.where is None:
         return type(problem)(problem.what, where=source, fix=problem.fix)
@@ -170,7 +170,3 @@ def _line_of(text: str, name: str) -> int:
         if name in line and ("{{" in line or "{%" in line):
             return number
     return 1
-
-
-def lines_of(problems: Sequence[StillpointError]) -> list[str]:
-    return [problem.message() for problem in problems]
