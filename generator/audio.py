@@ -5,6 +5,7 @@ Arrays handed between stages are read-only, like pydub's segments: nothing edits
 
 from __future__ import annotations
 
+import io
 import math
 import wave
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from generator.atomic import commit, temporary_beside
+from generator.atomic import write_atomically
 
 SAMPLE_RATE = 44_100  # every clip is converted to this once, when it enters the cache
 Samples = npt.NDArray[np.float32]
@@ -107,18 +108,20 @@ def to_pcm16(samples: Samples) -> bytes:
     return clipped.astype("<i2").tobytes()
 
 
+def from_pcm16(data: bytes) -> Samples:
+    """16-bit little-endian samples back to floats, as ``read_wav`` gives them."""
+    return frozen(np.frombuffer(data, dtype="<i2") / _PCM16)
+
+
 def write_wav(path: Path, samples: Samples, rate: int) -> None:
     """Write 16-bit mono PCM atomically: readers never see a half-written file."""
-    temporary = temporary_beside(path)
-    try:
-        with wave.open(str(temporary), "wb") as writer:
-            writer.setnchannels(1)
-            writer.setsampwidth(2)
-            writer.setframerate(rate)
-            writer.writeframes(to_pcm16(samples))
-        commit(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    data = io.BytesIO()
+    with wave.open(data, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(to_pcm16(samples))
+    write_atomically(path, data.getvalue())
 
 
 def load_sound(path: Path, rate: int = SAMPLE_RATE) -> Samples:

@@ -6,7 +6,10 @@ Exit codes: 0 success, 2 a mistake in the input (fixable by the user), 1 a broke
 from __future__ import annotations
 
 import json
+import re
+import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,10 +24,11 @@ from generator.durations import format_clock, format_clock_ms, format_seconds, p
 from generator.errors import SettingsError, StillpointError
 from generator.library import Library, user_scripts_dir
 from generator.library_page import write_library_page
+from generator.outputs import check_not_input
 from generator.plan import plan_lines
 from generator.player import play as play_file
 from generator.program import Program, load_program
-from generator.recipe import Overrides
+from generator.recipe import CONTROL_CHARS, Overrides
 from generator.scaffold import scaffold
 from generator.script import part_declarations
 from generator.session import (
@@ -46,15 +50,55 @@ from generator.voices import auto_voice, installed_engines, start_engine
 TIMER_SESSION = "timer"  # the built-in session behind `stillpoint timer`
 
 
+DEBUG = "stillpoint.debug"  # the key of --debug in the context's meta, shared by every command
+
+
 class _ReportingGroup(typer.core.TyperGroup):
-    """Turns the project's errors into one line on stderr and their exit code, never a traceback."""
+    """Turns errors into one line on stderr and an exit code; a traceback only with --debug.
+
+    The project's errors exit 2 (a mistake in the input) or 1 (the machine); anything else is a
+    bug, said so in one line, exit 1.
+    """
 
     def invoke(self, ctx: Any) -> Any:  # typer vendors click: its Context type is private
         try:
             return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # click's own: --help, usage errors, Ctrl-C
+        except KeyboardInterrupt:  # Ctrl-C: workers and ffmpeg are stopped, temporary files gone
+            typer.echo("stillpoint: interrupted", err=True)
+            raise typer.Exit(128 + signal.SIGINT) from None
+        except Terminated:  # SIGTERM, the same way
+            typer.echo("stillpoint: terminated", err=True)
+            raise typer.Exit(128 + signal.SIGTERM) from None
         except StillpointError as error:
-            typer.echo(f"stillpoint: error: {error.message()}", err=True)
+            _traceback(ctx, error)
+            typer.echo(f"stillpoint: error: {_one_line(error.message())}", err=True)
             raise typer.Exit(error.exit_code) from None
+        except Exception as error:
+            debug = _traceback(ctx, error)
+            hint = "" if debug else "run with --debug for the traceback; "
+            what = _one_line(f"{type(error).__name__}: {error}")
+            typer.echo(f"stillpoint: internal error: {what} ({hint}please report it)", err=True)
+            raise typer.Exit(1) from None
+
+
+def _traceback(ctx: Any, error: BaseException) -> bool:
+    """With --debug, print the error's traceback on stderr; says whether it did."""
+    debug = bool(ctx.meta.get(DEBUG))
+    if debug:
+        typer.echo("".join(traceback.format_exception(error)).rstrip(), err=True)
+    return debug
+
+
+def _one_line(text: str) -> str:
+    """The message on one line, control characters shown as escapes: a file name or a value
+    in it may carry an ESC, and the terminal must not obey it."""
+
+    def shown(match: re.Match[str]) -> str:
+        return " " if match[0] in "\n\r" else f"\\x{ord(match[0]):02x}"
+
+    return CONTROL_CHARS.sub(shown, text.replace("\t", " "))
 
 
 app = typer.Typer(
@@ -152,14 +196,20 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
             "--version", callback=_version, is_eager=True, help="Show the version and exit."
         ),
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="On an error, print its traceback too (for bug reports)."),
+    ] = False,
 ) -> None:
     """Stillpoint: guided hip-release sessions as MP3 files, made offline."""
+    ctx.meta[DEBUG] = debug
 
 
 def _library(scripts: list[Path] | None) -> Library:
@@ -173,6 +223,7 @@ def _library(scripts: list[Path] | None) -> Library:
 def _overrides(pairs: list[str] | None, **options: str | int | None) -> Overrides:
     """--set pairs, then the named options (which win) as the same KEY=VALUE overrides."""
     result: dict[str, str] = {}
+    labels: dict[str, str] = {}  # how a named option is told in a message: --voice nobody
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
@@ -183,7 +234,8 @@ def _overrides(pairs: list[str] | None, **options: str | int | None) -> Override
     for name, option in options.items():
         if option is not None:  # a TOML value: a number as it is, text quoted
             result[name] = str(option) if isinstance(option, int) else json.dumps(option)
-    return Overrides.from_pairs(result)
+            labels[name] = f"--{name} {option}"
+    return Overrides.from_pairs(result, labels)
 
 
 def _warn(lines: tuple[str, ...]) -> None:
@@ -444,6 +496,8 @@ def _render_again(
     skip: Sequence[str],
     minutes: float | None,
 ) -> None:
+    if output is not None:  # the file --from reads must not be written over while it is read
+        check_not_input(output, [mp3])
     choices = Choices(overrides, tuple(skip), config.settings)
     target = target_seconds(minutes)
     with _Progress() as progress:
@@ -555,6 +609,16 @@ class _Progress:
             self.bar = None
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt: what runs unwinds
+    (workers and ffmpeg stopped, temporary files removed) before the command exits 143."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
     """Entry point of the ``stillpoint`` command."""
+    signal.signal(signal.SIGTERM, _terminated)  # here, not at import: tests import the app
     app(prog_name="stillpoint")

@@ -18,7 +18,7 @@ from generator.ambience import BEDS, MUSIC_LUFS, BedError, bed_loop, load_bed
 from generator.audio import SAMPLE_RATE, Samples, active_rms, db_to_gain, frozen, load_sound
 from generator.breathing import ToneKind
 from generator.cues import NO_BELL, OFF, AmbienceChange, Bell, Cue, Pause, Window, walk
-from generator.errors import MarkupError, Source
+from generator.errors import MarkupError, SettingsError, Source
 from generator.lexicon import Lexicon
 from generator.library import Library
 from generator.speech import ClipCache, SpeechRequest, synthesize_all
@@ -84,6 +84,19 @@ def bells_used(cues: Sequence[Cue], default: str, library: Library) -> dict[str,
     return bells
 
 
+def check_bell_setting(name: str, library: Library, where: Source | str | None) -> None:
+    """The session's ``bell`` setting names a sound (or none), even where no bare [bell] rings
+    it: a typo such as --bell gong should not go unnoticed until a script uses it."""
+    available = library.sounds()
+    if name != NO_BELL and name not in available:
+        raise SettingsError(
+            f"unknown bell {name!r}",
+            where=where,
+            fix=f"{closest(name, available)} Sounds: {', '.join(available) or 'none'} "
+            "(files in sounds/), or none.".strip(),
+        )
+
+
 def music_used(cues: Sequence[Cue]) -> dict[str, Samples]:
     """Each music file a window plays, decoded once as a loop at the bed level, by its mix id.
 
@@ -100,12 +113,17 @@ def music_used(cues: Sequence[Cue]) -> dict[str, Samples]:
     return found
 
 
-def ambience_asked(cues: Sequence[Cue], setting: str) -> dict[str, Source | str]:
+def ambience_asked(
+    cues: Sequence[Cue], setting: str, setting_where: Source | str | None = None
+) -> dict[str, Source | str]:
     """Each ambience bed the session plays, with where it is asked for; an unknown name (not a
-    built-in bed, not an existing file) is an error there. Cheap: nothing is decoded."""
+    built-in bed, not an existing file) is an error there. Cheap: nothing is decoded.
+
+    ``setting_where`` is where the ``ambience`` setting was given (the option, a recipe line).
+    """
     asked: dict[str, Source | str] = {}
     if setting.lower() != OFF:
-        asked[setting] = f"ambience={setting}"
+        asked[setting] = setting_where or f"ambience={setting}"
     for cue in walk(cues):
         if isinstance(cue, AmbienceChange) and cue.bed.lower() != OFF:
             asked.setdefault(cue.bed, cue.source)
@@ -213,9 +231,9 @@ class RenderClips:
 
         One gain a voice, not one a clip: sentences keep their natural differences.
         """
-        by_voice: dict[str, set[str]] = {}
+        by_voice: dict[str, dict[str, None]] = {}  # keys in the order asked: a stable sum
         for request in self.requests.values():
-            by_voice.setdefault(request.voice, set()).add(request.key)
+            by_voice.setdefault(request.voice, {})[request.key] = None
         for keys in by_voice.values():
             level = active_rms([self.audio[key] for key in keys])
             if level > 0:

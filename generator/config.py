@@ -23,8 +23,17 @@ from types import MappingProxyType
 
 import platformdirs
 
-from generator.errors import SettingsError
-from generator.recipe import KeyLocator, Settings, build_settings, parse_toml, read_text
+from generator.errors import RecipeError, SettingsError, Source
+from generator.recipe import (
+    KeyLocator,
+    Overrides,
+    Recipe,
+    Settings,
+    build_settings,
+    display_path,
+    parse_toml,
+    read_text,
+)
 
 CONFIG_ENV = "STILLPOINT_CONFIG"
 OUTPUT_KEY = "output"  # the folder renders go to when no -o is given
@@ -70,3 +79,18 @@ def load_config(path: Path | None = None) -> Config:
     build_settings(data, locate, extra=(OUTPUT_KEY,))  # validates: a bad value names its line
     folder = Path(output).expanduser() if output else Path("output")
     return Config({key: data[key] for key in data if key in Settings.names()}, folder, path)
+
+
+def setting_source(
+    name: str, recipe: Recipe, overrides: Overrides, defaults: Mapping[str, object]
+) -> Source | str | None:
+    """Where a setting's value was given, strongest first: the command line (or a program's
+    day), the recipe's line, the config file's line; None for the built-in default."""
+    if name in overrides.values:
+        return overrides.locate(name)
+    if name in recipe.own_settings:
+        return KeyLocator(display_path(recipe.path), read_text(recipe.path, RecipeError))(name)
+    path = config_path()
+    if name in defaults and path.is_file():
+        return KeyLocator(str(path), read_text(path, SettingsError))(name)
+    return None

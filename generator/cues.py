@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from generator.breathing import Pattern
-from generator.durations import Duration
-from generator.errors import Source
+from generator.durations import MAX_SECONDS, Duration, format_clock
+from generator.errors import MarkupError, Source
 
 SILENCE_TOKEN = "{silence}"  # noqa: S105 - not a password: replaced by the next silence's length
 NO_BELL = "none"
@@ -217,3 +217,42 @@ def scaled_breaths(breaths: Fraction, scale: Fraction, minimum: int = 1) -> Frac
 def next_silence(following: Iterable[Cue]) -> Pause | Hold | None:
     """The silence an announcement speaks of: the first pause or hold after it."""
     return next((cue for cue in following if isinstance(cue, Pause | Hold)), None)
+
+
+def written_seconds(cue: Cue, breath: Fraction) -> Fraction:
+    """How long a cue lasts as written (a pause at its usual length); speech and bells count 0
+    here, since their length needs their sound."""
+    if isinstance(cue, Pause):
+        return cue.seconds(breath)
+    if isinstance(cue, Window | Hold):
+        return cue.duration.resolve(breath)
+    if isinstance(cue, Breathe):
+        if cue.length is not None:
+            return cue.length.resolve(breath)
+        return (cue.rounds or 0) * cue.pattern.round_seconds
+    return Fraction(0)
+
+
+def check_session(cues: Sequence[Cue], breath: Fraction, where: str) -> None:
+    """MarkupError for a session that makes no sound, or lasts longer than MAX_SECONDS.
+
+    Both are typos rather than plans (an empty file, 1000m for 10m), and both would otherwise
+    cost a render: silence, or hours of audio nobody asked for.
+    """
+    if not any(isinstance(cue, Speech | Window | Bell | Breathe | Hold) for cue in walk(cues)):
+        raise MarkupError(
+            "the script has nothing to say or play",
+            where=where,
+            fix="Write the words to speak, one paragraph an utterance, or [bell] and [pause 5m].",
+        )
+    total = Fraction(0)
+    for cue in cues:  # a hold's own length covers the cues inside it
+        total += written_seconds(cue, breath)
+        if total > MAX_SECONDS:
+            raise MarkupError(
+                f"the session lasts more than {MAX_SECONDS // 3600} hours by this line "
+                f"({format_clock(float(total))} of pauses, holds and breathing so far)",
+                where=cue.source,
+                fix=f"Shorten its pauses or holds: a session lasts at most {MAX_SECONDS // 3600} "
+                "hours.",
+            )

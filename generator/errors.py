@@ -6,6 +6,8 @@ so the CLI can print one line and choose the exit code without knowing the stage
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -76,3 +78,16 @@ class SynthesisError(EnvironmentProblem):
 
 class EncodeError(EnvironmentProblem):
     """ffmpeg failed to encode the session."""
+
+
+@contextlib.contextmanager
+def located(where: Source | str | None) -> Iterator[None]:
+    """A StillpointError raised inside without a place of its own is told at ``where`` (a
+    setting's check knows the value, not whether it came from an option, recipe or config)."""
+    try:
+        yield
+    except StillpointError as error:
+        if error.where is None and where is not None:
+            error.where = where
+            error.args = (error.message(),)
+        raise

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from generator.atomic import commit, temporary_beside
+from generator.atomic import commit_all, temporary_beside
 from generator.audio import Samples, to_pcm16
 from generator.durations import format_clock_ms
 from generator.errors import EncodeError, EnvironmentProblem, OutputError
 from generator.timeline import Timeline
 
 MP3_BITRATE = "96k"  # constant bitrate: players seek accurately in CBR files (chapters need it)
+FEED_BLOCKS = 2  # mixed blocks waiting for ffmpeg: enough to keep both busy, little memory
 
 
 def ffmpeg_path() -> str:
@@ -36,6 +40,10 @@ def ffmpeg_path() -> str:
 def encode_mp3(blocks: Iterable[Samples], sample_rate: int, path: Path, channels: int = 1) -> None:
     """Stream float blocks (mono, or interleaved stereo) through ffmpeg/libmp3lame into path.
 
+    The blocks go to ffmpeg from a writer thread, through a queue of FEED_BLOCKS, so the caller
+    computes the next blocks (on one core) while ffmpeg encodes the last ones (on another).
+    ffmpeg runs in its own session: a Ctrl-C in the terminal reaches only Stillpoint, which stops
+    it here, rather than killing ffmpeg first and reporting an interrupt as an encoder failure.
     No tags: ``tags.py`` writes them afterwards (ffmpeg would also stamp its own version).
     """
     command = [
@@ -45,27 +53,96 @@ def encode_mp3(blocks: Iterable[Samples], sample_rate: int, path: Path, channels
         "-write_id3v1", "0", "-map_metadata", "-1", "-f", "mp3", "-y", str(path),
     ]  # fmt: skip
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
-        stdin: IO[bytes] | None = process.stdin
-        if stdin is None:  # pragma: no cover - Popen with stdin=PIPE always has one
-            raise EncodeError("ffmpeg has no input pipe")
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,
+        )
         try:
-            with contextlib.suppress(BrokenPipeError):  # ffmpeg died: its stderr says why
-                for block in blocks:
-                    stdin.write(to_pcm16(block))
-                stdin.close()
-        finally:
-            if not stdin.closed:
-                process.kill()
-            code = process.wait()
-        if code != 0:
+            complete = _feed(process, blocks)
+        except BaseException:  # an error in the mix, Ctrl-C, SIGTERM: ffmpeg stops with us
+            process.kill()
+            process.wait()
+            raise
+        code = process.wait()
+        if code != 0 or not complete:
             errors.seek(0)
-            message = errors.read().decode(errors="replace").strip().splitlines()
-            last = message[-1] if message else "no message"
-            raise EncodeError(
-                f"ffmpeg failed to encode the MP3 (exit {code}): {last}",
-                fix="Check the ffmpeg install (ffmpeg -codecs | grep mp3) and the free disk space.",
-            )
+            raise _encode_error(code, errors.read().decode(errors="replace"))
+
+
+def _feed(process: subprocess.Popen[bytes], blocks: Iterable[Samples]) -> bool:
+    """Hand every block to the writer thread; False if ffmpeg stopped reading (it failed)."""
+    pipe: IO[bytes] | None = process.stdin
+    if pipe is None:  # pragma: no cover - Popen with stdin=PIPE always has one
+        raise EncodeError("ffmpeg has no input pipe")
+    writer = _PipeWriter(pipe)
+    try:
+        for block in blocks:
+            if writer.broken:  # ffmpeg exited: its stderr says why, more blocks would not help
+                break
+            writer.put(to_pcm16(block))
+    except BaseException:
+        process.kill()  # a write blocked on a full pipe fails at once, so the thread can end
+        writer.abort()
+        raise
+    writer.close()
+    return not writer.broken
+
+
+class _PipeWriter:
+    """Writes byte blocks to a pipe on its own thread, which never outlives ``close``."""
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        self._pipe = pipe
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=FEED_BLOCKS)
+        self.broken = False
+        self._thread = threading.Thread(target=self._run, name="ffmpeg-input", daemon=True)
+        self._thread.start()
+
+    def put(self, data: bytes) -> None:
+        self._queue.put(data)
+
+    def close(self) -> None:
+        """Send the end of input (ffmpeg then finishes the file) and wait for the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def abort(self) -> None:
+        """Drop the blocks not yet written and end the thread (its reader is gone)."""
+        self.broken = True
+        with contextlib.suppress(queue.Empty):
+            while True:  # only the caller puts: once drained, the end mark fits at once
+                self._queue.get_nowait()
+        self.close()
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self.broken:
+                continue  # keep taking blocks, so the caller never waits on a full queue
+            try:
+                self._pipe.write(data)
+            except OSError:  # BrokenPipeError: ffmpeg exited
+                self.broken = True
+        with contextlib.suppress(OSError):
+            self._pipe.close()
+
+
+def _encode_error(code: int, stderr: str) -> EncodeError:
+    """ffmpeg's own last line of error text (and the signal that killed it, if one did)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if code < 0:
+        try:
+            how = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"killed by signal {-code}"
+    else:
+        how = f"exit {code}"
+    return EncodeError(
+        f"ffmpeg failed to encode the MP3 ({how}): {lines[-1] if lines else 'no message'}",
+        fix="Check the ffmpeg install (ffmpeg -codecs | grep mp3) and the free disk space.",
+    )
 
 
 def timeline_json(timeline: Timeline, loudness: Mapping[str, float] | None = None) -> str:
@@ -202,8 +279,7 @@ def staged(destinations: Sequence[Path]) -> Iterator[list[Path]]:
     try:
         temporary.extend(temporary_beside(destination) for destination in destinations)
         yield list(temporary)
-        for path, destination in zip(temporary, destinations, strict=True):
-            commit(path, destination)
+        commit_all(list(zip(temporary, destinations, strict=True)))
     except OSError as error:  # permission denied, disk full, read-only file system…
         raise OutputError(
             f"cannot write {error.filename or destinations[0]}: {error.strerror or error}",

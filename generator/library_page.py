@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from generator.atomic import commit, temporary_beside
+from generator.atomic import write_atomically
 from generator.durations import format_clock
 from generator.errors import OutputError
 
@@ -104,12 +104,7 @@ def write_library_page(folder: Path) -> Path:
     page = folder / PAGE_NAME
     text = page_html(find_sessions(folder), str(folder))
     try:
-        temporary = temporary_beside(page)
-        try:
-            temporary.write_text(text, encoding="utf-8")
-            commit(temporary, page)
-        finally:
-            temporary.unlink(missing_ok=True)
+        write_atomically(page, text)
     except OSError as error:  # read-only folder, disk full…
         raise OutputError(
             f"cannot write {page}: {error.strerror or error}",

@@ -42,10 +42,13 @@ from generator.cues import (
 )
 from generator.durations import MAX_SECONDS, Duration, parse_duration
 from generator.errors import MarkupError, Source
-from generator.recipe import RATE_RANGE
+from generator.recipe import CONTROL_CHARS, RATE_RANGE
 from generator.script import ScriptLine
 
 MAX_STRIKES = 9
+# About 800 words, five minutes of speech: a longer utterance is a file pasted without blank
+# lines (or no text at all), and one clip of it would take the engine minutes.
+MAX_UTTERANCE_CHARS = 5_000
 
 _DIRECTIVE = re.compile(r"^\[\s*(?P<name>[A-Za-z][\w-]*)?\s*(?P<argument>[^\]]*)\](?P<rest>.*)$")
 _ELASTIC = re.compile(
@@ -348,6 +351,34 @@ def _spoken(text: str) -> str:
     return " ".join(text.split())
 
 
+def _check_text(text: str, source: Source) -> None:
+    """Control characters (NUL, ESC, BEL…) are refused: the engines cut text at a NUL, and an
+    ESC would reach the terminal through the plan and the transcripts. A tab is whitespace."""
+    _check_length(text, source, "a line")
+    control = CONTROL_CHARS.search(text)
+    if control is not None:
+        char = control[0]
+        raise MarkupError(
+            f"a control character U+{ord(char):04X} ({_control_name(char)}) in the text",
+            where=source,
+            fix="Remove it: a script holds only words and [directives].",
+        )
+
+
+def _check_length(text: str, source: Source, what: str) -> None:
+    if len(text) > MAX_UTTERANCE_CHARS:
+        raise MarkupError(
+            f"{what} of {len(text):,} characters (at most {MAX_UTTERANCE_CHARS:,})",
+            where=source,
+            fix="Break it into paragraphs with blank lines between them.",
+        )
+
+
+def _control_name(char: str) -> str:
+    names = {"\0": "NUL", "\a": "BEL", "\b": "BS", "\x1b": "ESC", "\x7f": "DEL"}
+    return names.get(char, "a control code")
+
+
 class _Blocks:
     """Collects cues, opening a nested list for each [hold] and closing it at [end hold]."""
 
@@ -425,12 +456,16 @@ def parse_cues(
 
     def end_utterance() -> None:
         nonlocal words, start, manner
-        if words and start is not None:
-            blocks.add(replace(manner, text=" ".join(words), source=start))
+        said, where, how = words, start, manner
         words, start, manner = [], None, Speech("", Source("", 0))
+        if said and where is not None:
+            text = " ".join(said)
+            _check_length(text, where, "an utterance")
+            blocks.add(replace(how, text=text, source=where))
 
     def read(line: ScriptLine) -> None:
         nonlocal words, start, manner
+        _check_text(line.text, line.source)
         text = line.text.strip()
         if not text:
             end_utterance()

@@ -6,6 +6,7 @@ A recipe may also be a single ``.j2`` or ``.txt`` script: then it is one part wi
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,7 +32,17 @@ LEVELS = {"gentle": Fraction(5, 8), "standard": Fraction(1), "deep": Fraction(3,
 DURATION_SETTINGS = ("breath", "gap", "warmup")  # the settings that are lengths of time
 MAX_LISTENER = 40  # characters: a name, not a speech
 
+CONTROL_CHARS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # Unicode's Cc, but the tab
+
 Locate = Callable[[str], Source | str]  # finds where a key was written, for error messages
+
+
+class SettingValueError(ValueError):
+    """A setting's value is wrong, and which setting it is (the message may not say)."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 def _seconds(value: object, name: str) -> Fraction:
@@ -40,9 +51,12 @@ def _seconds(value: object, name: str) -> Fraction:
     if isinstance(value, Fraction):
         return value
     if isinstance(value, int | float):
-        return Fraction(str(value))
+        return _finite(value, name)
     if isinstance(value, str):
-        return parse_seconds(value)
+        try:
+            return parse_seconds(value)
+        except ValueError as error:  # its message names the value, not the setting
+            raise SettingValueError(name, str(error)) from None
     raise ValueError(f'{name} must be a duration such as "10s", not {value!r}')
 
 
@@ -50,8 +64,14 @@ def _fraction(value: object, name: str) -> Fraction:
     if isinstance(value, Fraction):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return Fraction(str(value))
+        return _finite(value, name)
     raise ValueError(f"{name} must be a number such as 0.6, not {value!r}")
+
+
+def _finite(value: int | float, name: str) -> Fraction:
+    if isinstance(value, float) and not math.isfinite(value):  # TOML has nan and inf
+        raise ValueError(f"{name} must be a number, not {value}")
+    return Fraction(str(value))
 
 
 @dataclass(frozen=True)
@@ -113,7 +133,17 @@ class Settings:
 def _check_range(name: str, value: Fraction | int, bounds: tuple[Any, Any], unit: str) -> None:
     low, high = bounds
     if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low}{unit} and {high}{unit}, not {value}{unit}")
+        raise ValueError(
+            f"{name} must be between {low}{unit} and {high}{unit}, not {_shown(value)}{unit}"
+        )
+
+
+def _shown(value: Fraction | int) -> str:
+    """A number as a person reads it: 1e+300, not three hundred digits."""
+    try:
+        return f"{float(value):.6g}"
+    except OverflowError:
+        return "a number beyond any range"
 
 
 @dataclass(frozen=True)
@@ -184,6 +214,11 @@ def _build_recipe(
     for key, value in (("title", title), ("description", description)):
         if not isinstance(value, str):
             raise RecipeError(f"{key} must be a string", where=locate(key), fix='Quote it: "…".')
+        # Both reach the terminal and the MP3's tags: an ESC there is mischief, not a title.
+        if CONTROL_CHARS.search(value if key == "title" else value.replace("\n", "")):
+            raise RecipeError(
+                f"{key} holds a control character", where=locate(key), fix="Remove it."
+            )
     settings_data = data.get("settings", {})
     if not isinstance(settings_data, dict):
         raise RecipeError(
@@ -232,7 +267,8 @@ def build_settings(
     try:
         return Settings(**values)  # type: ignore[arg-type]  # checked in __post_init__
     except (ValueError, ZeroDivisionError) as error:
-        bad = next((key for key in values if key in str(error)), "settings")
+        named = error.setting if isinstance(error, SettingValueError) else None
+        bad = named or next((key for key in values if key in str(error)), "settings")
         raise SettingsError(str(error), where=locate(bad), fix="Change the value.") from None
 
 
@@ -268,10 +304,15 @@ class Overrides:
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
 
     @classmethod
-    def from_pairs(cls, pairs: Mapping[str, str]) -> Overrides:
-        """``--set KEY=VALUE`` pairs: values read as TOML when they parse (6, true, ["a"])."""
+    def from_pairs(
+        cls, pairs: Mapping[str, str], labels: Mapping[str, str] | None = None
+    ) -> Overrides:
+        """``--set KEY=VALUE`` pairs: values read as TOML when they parse (6, true, ["a"]).
+
+        ``labels`` name how a key was given when not by --set (``--voice nobody``).
+        """
         values = {key: parse_value(value) for key, value in pairs.items()}
-        return cls(values, _OverrideLocator(pairs))
+        return cls(values, _OverrideLocator(pairs, labels or {}))
 
     def under(self, stronger: Overrides) -> Overrides:
         """These overrides with ``stronger`` ones on top (a day's --set over its program's)."""
@@ -341,18 +382,31 @@ def display_path(path: Path) -> str:
 
 
 def read_text(path: Path, error_type: type[StillpointError]) -> str:
+    """A UTF-8 file's text; one that cannot be read or is not UTF-8 is ``error_type`` naming it
+    (and the line of the first bad byte)."""
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise error_type(
-            f"not UTF-8 text (byte {error.start})",
-            where=display_path(path),
-            fix="Save it as UTF-8.",
-        ) from None
+        data = path.read_bytes()
     except OSError as error:
         raise error_type(
             f"cannot read: {error.strerror}", where=display_path(path), fix="Check the path."
         ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise not_utf8(error, display_path(path), error_type) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # newlines as a text file reads
+
+
+def not_utf8(
+    error: UnicodeDecodeError, where: str, error_type: type[StillpointError]
+) -> StillpointError:
+    """The error to raise for a file that is not UTF-8: it names the line of the first bad byte."""
+    line = error.object[: error.start].count(b"\n") + 1
+    return error_type(
+        f"not UTF-8 text (byte {error.object[error.start]:#04x})",
+        where=Source(where, line),
+        fix="Save it as UTF-8 (your editor's Save As… has an encoding choice).",
+    )
 
 
 class KeyLocator:
@@ -380,9 +434,12 @@ class KeyLocator:
 
 
 class _OverrideLocator:
-    def __init__(self, overrides: Mapping[str, str]) -> None:
+    def __init__(self, overrides: Mapping[str, str], labels: Mapping[str, str]) -> None:
         self.overrides = overrides
+        self.labels = labels
 
     def __call__(self, key: str) -> str:
+        if key in self.labels:
+            return self.labels[key]
         value = self.overrides.get(key)
         return f"--set {key}={value}" if value is not None else "--set"

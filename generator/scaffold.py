@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from generator.atomic import commit, temporary_beside
+from generator.atomic import write_atomically
 from generator.errors import OutputError, SettingsError
 from generator.library import Library
 from generator.recipe import load_recipe
@@ -90,9 +90,7 @@ def scaffold(name: str, folder: Path, library: Library, source: str | None = Non
     written = []
     for target, text in targets.items():
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = temporary_beside(target)
-        staging.write_text(text, encoding="utf-8")
-        commit(staging, target)
+        write_atomically(target, text)
         written.append(target)
     return written
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import traceback
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -21,10 +21,12 @@ from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 from jinja2.sandbox import SandboxedEnvironment
 
+from generator import sandbox
 from generator.cues import scaled_breaths
 from generator.durations import parse_seconds
 from generator.errors import Source, TemplateError
-from generator.recipe import Part, Recipe, display_path
+from generator.recipe import Part, Recipe, display_path, not_utf8, read_text
+from generator.sandbox import ScriptSandbox
 from generator.spoken import spoken_length
 from generator.variables import Variable, closest, defaults, read_declarations
 
@@ -80,14 +82,18 @@ def render_script(recipe: Recipe, template_dirs: Sequence[Path]) -> Script:
     """Render every part of the recipe into marked-up lines; parts are separated by a blank line."""
     if recipe.path.suffix == ".txt":
         return Script(_plain_lines(recipe.path), frozenset())
-    env = _environment((recipe.folder, *template_dirs), recipe)
+    env = _confined(_environment((recipe.folder, *template_dirs), recipe), recipe, template_dirs)
     lines: list[ScriptLine] = []
     declared: set[str] = set()
     for part in recipe.parts:
         variables = declarations(env, part)
         declared |= {variable.name for variable in variables}
         _check_variables(part, variables, recipe.overrides.keys())
-        lines.extend(_render_part(env, part, variables))
+        try:
+            lines.extend(_render_part(env, part, variables))
+        except OutsideFolders as error:  # an include or import: told at the line that asks
+            where = _template_frame(error, _marks(env).files) or part.source
+            raise TemplateError(error.what, where=where, fix=error.fix) from None
         lines.append(ScriptLine("", part.source))
     marks = _marks(env)
     search = (recipe.folder, *template_dirs)
@@ -107,7 +113,7 @@ def part_declarations(
     recipe: Recipe, template_dirs: Sequence[Path]
 ) -> tuple[tuple[Part, tuple[Variable, ...]], ...]:
     """Each part of the recipe with the variables its template declares."""
-    env = _environment((recipe.folder, *template_dirs), recipe)
+    env = _confined(_environment((recipe.folder, *template_dirs), recipe), recipe, template_dirs)
     return tuple((part, declarations(env, part)) for part in recipe.parts)
 
 
@@ -117,7 +123,61 @@ def declarations(env: jinja2.Environment, part: Part) -> tuple[Variable, ...]:
         source, filename, _ = env.loader.get_source(env, part.template)  # type: ignore[union-attr]
     except jinja2.TemplateNotFound:
         raise _not_found(part.template, part) from None
+    except OutsideFolders as error:
+        raise TemplateError(error.what, where=part.source, fix=error.fix) from None
     return read_declarations(source, display_path(Path(filename or part.template)))
+
+
+class OutsideFolders(TemplateError):
+    """A template name or link that leads out of the folders templates are searched in."""
+
+
+class _ConfinedLoader(jinja2.BaseLoader):
+    """Finds templates as the environment's own loader does, but only inside the search folders.
+
+    A recipe or a scripts folder may come from someone else: a name with ``..``, an absolute
+    path, or a symbolic link in a templates folder must not make it read other files (the
+    rendered words end up in the MP3, its transcripts and the plan). Text that is not UTF-8 is
+    an error at its line here too, wherever the template is loaded from.
+    """
+
+    def __init__(self, inner: jinja2.BaseLoader, search: Sequence[Path], extra: Sequence[Path]):
+        self.inner = inner
+        self.search = tuple(search)
+        self.roots = tuple(folder.resolve() for folder in (*search, *extra))
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        if Path(template).is_absolute() or ".." in template.split("/"):
+            raise OutsideFolders(
+                f"template name {template!r} leads outside the scripts folders",
+                fix="Name a template by its path inside a templates folder, like poses/pigeon.j2.",
+            )
+        found = next((d / template for d in self.search if (d / template).is_file()), None)
+        if found is not None and not any(found.resolve().is_relative_to(r) for r in self.roots):
+            raise OutsideFolders(
+                f"template {template!r} links to {found.resolve()}, outside the scripts folders",
+                fix="Copy the file into the templates folder instead of linking to it.",
+            )
+        try:
+            return self.inner.get_source(environment, template)
+        except UnicodeDecodeError as error:
+            raise not_utf8(error, display_path(found or Path(template)), TemplateError) from None
+
+
+def _confined(
+    env: SandboxedEnvironment, recipe: Recipe, template_dirs: Sequence[Path]
+) -> SandboxedEnvironment:
+    """The environment with its loader confined to the search folders (see _ConfinedLoader).
+
+    A single .j2 file given by path may itself be a link: the file the user named is allowed.
+    """
+    extra = (recipe.path.resolve().parent,) if recipe.path.suffix == ".j2" else ()
+    inner = env.loader
+    if inner is not None and not isinstance(inner, _ConfinedLoader):
+        env.loader = _ConfinedLoader(inner, (recipe.folder, *template_dirs), extra)
+    return env
 
 
 def _not_found(name: str, part: Part) -> TemplateError:
@@ -129,7 +189,7 @@ def _not_found(name: str, part: Part) -> TemplateError:
 
 
 def _environment(search: Sequence[Path], recipe: Recipe) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+    env = ScriptSandbox(
         loader=jinja2.FileSystemLoader([str(folder) for folder in search]),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -138,7 +198,7 @@ def _environment(search: Sequence[Path], recipe: Recipe) -> SandboxedEnvironment
         keep_trailing_newline=True,
         extensions=[_LineMarks],
     )
-    env.filters["spoken"] = _spoken_filter
+    env.add_filter("spoken", _spoken_filter)
     scale = recipe.settings.hold_scale
 
     def held(breaths: object) -> int:
@@ -182,12 +242,16 @@ def _check_variables(part: Part, declared: Sequence[Variable], overridden: Itera
 def _render_part(
     env: SandboxedEnvironment, part: Part, declared: Sequence[Variable]
 ) -> list[ScriptLine]:
+    files = _marks(env).files
     try:
-        template = env.get_template(part.template)
-        values = {**defaults(declared), **part.variables}
-        output = "".join(_limited(template.generate(**values), part))
+        with sandbox.deadline(sandbox.RENDER_SECONDS):
+            template = env.get_template(part.template)
+            values = {**defaults(declared), **part.variables}
+            output = "".join(_limited(template.generate(**values), part, files))
     except jinja2.TemplateNotFound as error:
-        raise _not_found(str(error.name), part) from None
+        missing = _not_found(str(error.name), part)  # an include's is told at its line
+        where = _template_frame(error, files) or part.source
+        raise TemplateError(missing.what, where=where, fix=missing.fix) from None
     except jinja2.TemplateSyntaxError as error:
         where = (
             Source(display_path(Path(error.filename)), error.lineno)
@@ -202,35 +266,62 @@ def _render_part(
     except jinja2.UndefinedError as error:
         raise TemplateError(
             str(error.message),
-            where=_template_frame(error, _marks(env).files) or part.source,
+            where=_template_frame(error, files) or part.source,
             fix="Set it in the recipe's [[part]], with --set, or give it a default(…) here.",
         ) from None
     except jinja2.exceptions.SecurityError as error:
         raise TemplateError(
             f"template refused by the sandbox: {error}",
-            where=_template_frame(error, _marks(env).files) or part.source,
+            where=_template_frame(error, files) or part.source,
             fix="Templates may only use variables, loops, conditions, filters and macros.",
+        ) from None
+    except sandbox.LimitExceeded as error:  # a value too big
+        where = _template_frame(error, files) or part.source
+        raise TemplateError(error.what, where=where, fix=error.fix) from None
+    except sandbox.TooSlow as error:  # Jinja leaves its traceback be: it knows its own line
+        raise TemplateError(error.what, where=error.where or part.source, fix=error.fix) from None
+    except RecursionError as error:
+        raise TemplateError(
+            "the template includes, imports or calls itself without end",
+            where=_template_frame(error, files) or part.source,
+            fix="Check the include, import and macro calls on that line.",
         ) from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as error:
         raise TemplateError(
             f"template failed: {error}",
-            where=_template_frame(error, _marks(env).files) or part.source,
+            where=_template_frame(error, files) or part.source,
             fix="Check the expression on that line and the variables it uses.",
         ) from None
-    return _split_marked(output, _marks(env).files)
+    return _split_marked(output, files)
 
 
-def _limited(chunks: Iterable[str], part: Part) -> Iterator[str]:
+def _limited(chunks: Iterable[str], part: Part, files: Sequence[str]) -> Iterator[str]:
+    """The chunks until they pass MAX_OUTPUT_CHARS, checked before they are joined. A runaway
+    is told at the template line whose words were written last."""
     total = 0
-    for chunk in chunks:
-        total += len(chunk)
-        if total > MAX_OUTPUT_CHARS:
-            raise TemplateError(
-                f"{part.template} produced more than {MAX_OUTPUT_CHARS:,} characters",
-                where=part.source,
-                fix="A loop in it runs far too long; check its range and the variables it uses.",
-            )
-        yield chunk
+    marked = ""  # the last chunk with a line mark in it
+
+    def written_at() -> Source | None:
+        marks = list(_MARK.finditer(marked))
+        ends = [mark.start() for mark in marks[1:]] + [len(marked)]
+        worded = [m for m, end in zip(marks, ends, strict=True) if marked[m.end() : end].strip()]
+        last = worded[-1] if worded else (marks[-1] if marks else None)
+        return Source(display_path(Path(files[int(last[1])])), int(last[2])) if last else None
+
+    try:
+        for chunk in chunks:
+            marked = chunk if _MARK_OPEN in chunk else marked
+            total += len(chunk)
+            if total > MAX_OUTPUT_CHARS:
+                raise TemplateError(
+                    f"{part.template} produced more than {MAX_OUTPUT_CHARS:,} characters",
+                    where=written_at() or part.source,
+                    fix=sandbox.RUNAWAY_FIX,
+                )
+            yield chunk
+    except sandbox.TooSlow as error:  # the alarm may ring here rather than in the template
+        error.where = error.where or written_at()
+        raise
 
 
 def _split_marked(output: str, files: Sequence[str]) -> list[ScriptLine]:
@@ -259,12 +350,7 @@ def _split_marked(output: str, files: Sequence[str]) -> list[ScriptLine]:
 
 def _plain_lines(path: Path) -> tuple[ScriptLine, ...]:
     where = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise TemplateError(
-            f"cannot read the script: {error}", where=where, fix="Save it as UTF-8 text."
-        ) from None
+    text = read_text(path, TemplateError)
     return tuple(
         ScriptLine(line, Source(where, number)) for number, line in enumerate(text.splitlines(), 1)
     )

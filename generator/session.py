@@ -20,12 +20,21 @@ from generator.clips import (
     ambience_asked,
     ambience_used,
     bells_used,
+    check_bell_setting,
     music_used,
 )
+from generator.config import setting_source
 from generator.cover import cover_png
-from generator.cues import DEFAULT, Cue, VoiceChange, map_cues, scaled_holds
+from generator.cues import DEFAULT, Cue, VoiceChange, check_session, map_cues, scaled_holds
 from generator.durations import MAX_SECONDS
-from generator.errors import MarkupError, OutputError, SettingsError, StillpointError
+from generator.errors import (
+    MarkupError,
+    OutputError,
+    SettingsError,
+    Source,
+    StillpointError,
+    located,
+)
 from generator.export import (
     encode_mp3,
     ffmpeg_path,
@@ -41,6 +50,7 @@ from generator.library import Library
 from generator.markup import parse_cues
 from generator.master import Mastered, master
 from generator.mix import BLOCK_SECONDS, mix_blocks
+from generator.outputs import check_output, session_inputs
 from generator.playlist import Entry, m3u8
 from generator.program import Program
 from generator.recipe import (
@@ -48,6 +58,7 @@ from generator.recipe import (
     Recipe,
     Settings,
     apply_overrides,
+    display_path,
     load_recipe,
     without_poses,
 )
@@ -113,10 +124,20 @@ def prepare(
                 f"session's variables: {', '.join(sorted(script.variables)) or 'none'}.".strip(),
             )
     cues = scaled_holds(parse_cues(script.lines), recipe.settings.hold_scale)
-    ambience_asked(cues, recipe.settings.ambience)  # a typo is found before any audio is made
-    if recipe.settings.cover:
-        _cover(recipe)  # and so is a cover that is not a picture
-    recipe, cues = _with_voices(recipe, cues)
+    check_session(cues, recipe.settings.breath, display_path(recipe.path))
+    settings = recipe.settings
+
+    def given(name: str) -> Source | str | None:  # where a setting's value came from
+        return setting_source(name, recipe, chosen, defaults or {})
+
+    # A typo in a setting is found before any audio is made, told where it was given.
+    check_bell_setting(settings.bell, library, given("bell"))
+    ambience_asked(cues, settings.ambience, given("ambience"))
+    if settings.cover:
+        with located(given("cover")):
+            _cover(recipe)  # a cover that is not a picture
+    with located(given("voice")):
+        recipe, cues = _with_voices(recipe, cues)
     lexicons = load_lexicons(library.lexicon_files, installed_engines())
     return Prepared(recipe, cues, lexicons, script.templates, tuple(skip))
 
@@ -190,6 +211,8 @@ def render(
     report = progress or (lambda stage, done, total: None)
     if output.suffix.lower() != ".mp3":  # the sidecars take the same stem: x.json would collide
         raise OutputError(f"{output} does not end in .mp3", fix="Name the output like session.mp3.")
+    inputs = session_inputs(prepared.recipe, prepared.templates, prepared.cues, library)
+    check_output(output, inputs)  # a folder, a file in the way, or an input: before any work
     ffmpeg_path()  # fail before minutes of work if the encoder is missing
     settings = prepared.settings
     clips = RenderClips(

@@ -4,36 +4,51 @@ The engines live in ``voices.py``. eSpeak NG (under pyttsx3) is not thread-safe 
 forked after start-up, and piper's model is best loaded once per process, so clips are made in
 worker processes created with the ``spawn`` method; each worker starts an engine the first time
 a request needs it and keeps it. Clips are trimmed and resampled to the session rate once, here.
+
+The cache is shared by every render on the machine, at once and after crashes: an entry is
+written whole under a temporary name and renamed into place, and carries a digest of its samples,
+checked on every read, so a torn or damaged entry is made again rather than played.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
 import hashlib
 import json
 import multiprocessing
 import os
+import signal
+import struct
 import sys
+import threading
 import wave
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
 
+from generator.atomic import remove_stale, write_atomically
 from generator.audio import (
     SAMPLE_RATE,
     Samples,
+    from_pcm16,
     frozen,
-    read_wav,
     resample,
+    to_pcm16,
     trim_silence,
-    write_wav,
 )
 from generator.errors import SynthesisError
 from generator.voices import CLIP_TIMEOUT, SpeechEngine, start_engine
 
-CLIP_FORMAT = 2  # bump when the way clips are made changes, so old cache entries are not reused
+CLIP_FORMAT = 3  # bump when the way clips are made changes, so old cache entries are not reused
+
+# A cache entry: magic, sample rate, sample count, BLAKE2b digest of all before it and of the
+# samples; then the samples, 16-bit little-endian. A plain WAV cannot tell a flipped byte.
+CLIP_MAGIC = b"STPCLIP1"
+CLIP_HEADER = struct.Struct("<8sIQ")
+CLIP_DIGEST = 32  # bytes
 
 
 @dataclass(frozen=True)
@@ -62,15 +77,40 @@ class ClipCache:
         self.root = root
 
     def path(self, request: SpeechRequest) -> Path:
-        return self.root / "clips" / request.key[:2] / f"{request.key}.wav"
+        return self.root / "clips" / request.key[:2] / f"{request.key}.clip"
 
     def load(self, request: SpeechRequest) -> Samples | None:
-        path = self.path(request)
+        """The clip, or None when it is absent, torn or damaged (then it is made again)."""
         try:
-            samples, rate = read_wav(path)
-        except (OSError, EOFError, ValueError, wave.Error):  # absent or unreadable: made again
+            data = self.path(request).read_bytes()
+        except OSError:
             return None
-        return samples if rate == SAMPLE_RATE and samples.size else None
+        return _decoded(data)
+
+    def store(self, request: SpeechRequest, samples: Samples) -> None:
+        """Write the clip whole or not at all: readers see the old entry or the new one."""
+        destination = self.path(request)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(destination, _encoded(samples, SAMPLE_RATE))
+
+
+def _encoded(samples: Samples, rate: int) -> bytes:
+    header = CLIP_HEADER.pack(CLIP_MAGIC, rate, samples.size)
+    pcm = to_pcm16(samples)
+    return header + hashlib.blake2b(header + pcm, digest_size=CLIP_DIGEST).digest() + pcm
+
+
+def _decoded(data: bytes) -> Samples | None:
+    start = CLIP_HEADER.size + CLIP_DIGEST
+    if len(data) < start:
+        return None
+    magic, rate, count = CLIP_HEADER.unpack_from(data)
+    digest, pcm = data[CLIP_HEADER.size : start], data[start:]
+    if magic != CLIP_MAGIC or rate != SAMPLE_RATE or count == 0 or len(pcm) != 2 * count:
+        return None
+    if hashlib.blake2b(data[: CLIP_HEADER.size] + pcm, digest_size=CLIP_DIGEST).digest() != digest:
+        return None
+    return from_pcm16(pcm)
 
 
 ProgressCallback = Callable[[int], None]
@@ -112,7 +152,8 @@ def _make_clips(
         initializer=_quiet_worker,
     )
     try:
-        jobs = {pool.submit(_clip_in_worker, request, cache.root): request for request in missing}
+        with _workers_ignore_interrupts():  # the pool starts its processes as jobs are submitted
+            jobs = {pool.submit(_clip_in_worker, req, cache.root): req for req in missing}
         for job in futures.as_completed(jobs, timeout=CLIP_TIMEOUT * len(missing)):
             error = job.result()
             if error:
@@ -127,10 +168,31 @@ def _make_clips(
         raise SynthesisError(
             "speech synthesis timed out", fix="Check that eSpeak NG works."
         ) from None
-    except BaseException:
+    except BaseException:  # an error, Ctrl-C or SIGTERM: the workers end with the render
         _stop_workers(pool)
+        for request in missing:  # a worker stopped while writing leaves its temporary file
+            remove_stale(cache.path(request))
         raise
     pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def _workers_ignore_interrupts() -> Iterator[None]:
+    """Processes started in this block ignore SIGINT from their first instruction.
+
+    A Ctrl-C in the terminal goes to every process of the foreground group. The workers leave
+    it to the parent, which stops them; a worker that took it while importing would print a
+    traceback. An ignored signal is inherited across exec, a handler is not. A Ctrl-C during
+    these few milliseconds of starting processes is lost: the user presses it again.
+    """
+    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _stop_workers(pool: futures.ProcessPoolExecutor) -> None:
@@ -148,7 +210,9 @@ _worker_engines: dict[str, SpeechEngine] = {}
 
 def _quiet_worker() -> None:
     """A worker's stdout goes nowhere: pyttsx3 prints "Audio saved to …" from its own thread,
-    sometimes after a redirect around the call has ended, into the user's terminal."""
+    sometimes after a redirect around the call has ended, into the user's terminal. And a worker
+    ignores Ctrl-C: the parent decides, and stops the workers (see _workers_ignore_interrupts)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.stdout = Path(os.devnull).open("w", encoding="utf-8")  # noqa: SIM115 - as long as the worker
 
 
@@ -161,9 +225,7 @@ def _clip_in_worker(request: SpeechRequest, cache_root: Path) -> str:
         for _attempt in range(2):  # eSpeak now and then writes an empty file: try once more
             clip, rate = _synthesize_once(engine, request)
             if clip.size:
-                destination = ClipCache(cache_root).path(request)
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                write_wav(destination, resample(clip, rate, SAMPLE_RATE), SAMPLE_RATE)
+                ClipCache(cache_root).store(request, resample(clip, rate, SAMPLE_RATE))
                 return ""
     except Exception as error:  # reported to the parent as text: exceptions may not pickle
         return f"{type(error).__name__}: {error}"

@@ -45,11 +45,31 @@ def files_to_check(paths: Iterable[Path]) -> list[Path]:
 def validate(paths: Sequence[Path], library: Library) -> tuple[list[Path], list[StillpointError]]:
     """The files checked and every problem found in them."""
     files = files_to_check(paths)
+    named = {path.resolve() for path in paths if path.is_file()}
     problems: list[StillpointError] = []
     for path in files:
+        if path.resolve() not in named and _links_outside(path, _library_for(path, library)):
+            problems.append(_outside(path))  # render refuses it too: never read it here
+            continue
         problems += _check(path, _library_for(path, library))
     unique = {problem.message(): problem for problem in problems}  # a line in a loop: once
     return files, list(unique.values())
+
+
+def _links_outside(path: Path, library: Library) -> bool:
+    """A template found in a folder that is a link to a file outside the scripts folders."""
+    if path.suffix != ".j2" or not path.is_symlink():
+        return False
+    inside = (path.parent, *library.template_dirs)
+    return not any(path.resolve().is_relative_to(folder.resolve()) for folder in inside)
+
+
+def _outside(path: Path) -> TemplateError:
+    return TemplateError(
+        f"a link to {path.resolve()}, outside the scripts folders",
+        where=display_path(path),
+        fix="Copy the file into the templates folder instead of linking to it.",
+    )
 
 
 def _library_for(path: Path, library: Library) -> Library:

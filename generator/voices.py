@@ -15,16 +15,26 @@ is ESPEAK_PACE x R words a minute of trimmed speech. Piper's seconds a word grow
 line with its length scale (PIPER_WORD_SECONDS: at scale 1, and per unit of scale), so piper gets
 the length scale that gives the same seconds a word. The constants come from
 ``python tools/bench_voices.py --calibrate``; ``make bench-voices`` prints both engines' pace.
+
+The same request gives the same samples on every run (reproducible files, even from an empty
+cache): both engines keep state from one utterance to the next within a process, and which worker
+makes which clip is down to timing. So eSpeak NG speaks each clip in a new ``espeak-ng`` process,
+and piper runs each utterance in a new session whose random generators are seeded from the request.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import io
 import json
+import shutil
+import subprocess
+import sys
 import tempfile
 import threading
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +97,12 @@ class Pyttsx3Engine:
             ) from None
         self._finished = threading.Event()
         self._engine.connect("finished-utterance", lambda name, completed: self._finished.set())
+        # pyttsx3 on Linux speaks through libespeak-ng, which carries state from one utterance
+        # to the next in a process (the pitch flutter's phase is a static in its wave generator):
+        # the same words came out differently after different clips. The espeak-ng program, a new
+        # process for each clip (about 7 ms), gives every clip the samples pyttsx3 gives as the
+        # first utterance of a new process, on every run.
+        self._program = shutil.which("espeak-ng") if sys.platform.startswith("linux") else None
 
     def voices(self) -> list[VoiceInfo]:
         return [
@@ -102,6 +118,8 @@ class Pyttsx3Engine:
         return f"{self.name}:{self._engine.getProperty('voice')}"
 
     def synthesize(self, text: str, voice: str, rate: int) -> tuple[Samples, int]:
+        if self._program is not None:
+            return espeak_clip(self._program, text, voice.split(":", 1)[1], rate)
         self._finished.clear()
         self._engine.setProperty("voice", voice.split(":", 1)[1])
         # eSpeak NG, after a voice is set, at times keeps the previous rate when the new one
@@ -118,6 +136,30 @@ class Pyttsx3Engine:
             if not self._finished.wait(CLIP_TIMEOUT):
                 raise RuntimeError("eSpeak did not finish the utterance")
             return read_wav(path)
+
+
+def espeak_clip(program: str, text: str, voice: str, rate: int) -> tuple[Samples, int]:
+    """One utterance from a new espeak-ng process (its own session: a Ctrl-C is the parent's)."""
+    try:
+        done = subprocess.run(
+            [program, "-v", voice, "-s", str(rate), "--stdout", "--", text],
+            capture_output=True,
+            timeout=CLIP_TIMEOUT,
+            start_new_session=True,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise RuntimeError("espeak-ng did not finish the utterance") from None
+    if done.returncode != 0:
+        said = done.stderr.decode(errors="replace").strip().splitlines()
+        raise RuntimeError(f"espeak-ng failed (exit {done.returncode}): {' '.join(said[-1:])}")
+    # A WAV written to a pipe: its header's sizes are placeholders, so read to the end.
+    with wave.open(io.BytesIO(done.stdout), "rb") as reader:
+        if reader.getsampwidth() != 2 or reader.getnchannels() != 1:
+            raise ValueError("espeak-ng wrote audio that is not 16-bit mono")
+        pcm = reader.readframes(reader.getnframes())
+        sample_rate = reader.getframerate()
+    return frozen(np.frombuffer(pcm, dtype="<i2") / 32768.0), sample_rate
 
 
 def piper_installed() -> bool:
@@ -145,6 +187,7 @@ class PiperEngine:
                 fix="Install the extra: pip install 'stillpoint[piper]' (make demo does).",
             )
         self._loaded: dict[str, Any] = {}  # voice id -> PiperVoice: each model loads once
+        self._models: dict[str, Path] = {}  # voice id -> its .onnx, for a session an utterance
 
     def voices(self) -> list[VoiceInfo]:
         return [
@@ -163,7 +206,7 @@ class PiperEngine:
     def synthesize(self, text: str, voice: str, rate: int) -> tuple[Samples, int]:
         from piper import SynthesisConfig
 
-        model = self.load(voice)
+        model = self._seeded(voice, utterance_seed(text, voice, rate))
         config = SynthesisConfig(length_scale=length_scale(rate), normalize_audio=False)
         sample_rate = int(model.config.sample_rate)
         pause = np.zeros(round(PIPER_SENTENCE_PAUSE * 145 / rate * sample_rate), dtype=np.float32)
@@ -177,20 +220,51 @@ class PiperEngine:
     def load(self, voice: str) -> Any:
         """The piper model of a voice id (a PiperVoice), loaded the first time it is asked for."""
         if voice not in self._loaded:
-            import onnxruntime
             from piper import PiperVoice
             from piper.config import PiperConfig
 
             model, config = piper_files(voice)
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = 1  # parallel across worker processes, not within one
-            options.inter_op_num_threads = 1
-            session = onnxruntime.InferenceSession(
-                str(model), sess_options=options, providers=["CPUExecutionProvider"]
-            )
             settings = PiperConfig.from_dict(_read_json(config))
-            self._loaded[voice] = PiperVoice(session=session, config=settings)
+            self._loaded[voice] = PiperVoice(session=_piper_session(model), config=settings)
+            self._models[voice] = model
         return self._loaded[voice]
+
+    def _seeded(self, voice: str, seed: int) -> Any:
+        """The voice with a new session whose random generators start from seed.
+
+        The model draws noise (for the rhythm and the timbre) from generators that onnxruntime
+        seeds when it makes a session, and that run on from one utterance to the next: a new
+        session for each utterance (about 0.1 s) makes it the same on every run.
+        """
+        loaded = self.load(voice)
+        model = self._models.get(voice)
+        if model is None:  # a stand-in set in _loaded (tests): as it is
+            return loaded
+        import onnxruntime
+        from piper import PiperVoice
+
+        onnxruntime.set_seed(seed)
+        return PiperVoice(session=_piper_session(model), config=loaded.config)
+
+
+def utterance_seed(text: str, voice: str, rate: int) -> int:
+    """A seed that depends on the request alone (and fits onnxruntime's 32-bit generators)."""
+    digest = hashlib.blake2b(json.dumps([text, voice, rate]).encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little") & 0x7FFFFFFF
+
+
+def _piper_session(model: Path) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1  # parallel across worker processes, not within one
+    options.inter_op_num_threads = 1
+    # A session is made for every utterance: graph optimisation would cost more time (0.2 s)
+    # than it saves on a sentence.
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return onnxruntime.InferenceSession(
+        str(model), sess_options=options, providers=["CPUExecutionProvider"]
+    )
 
 
 def length_scale(rate: int) -> float:

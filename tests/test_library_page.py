@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from generator import library_page
+from generator import atomic
 from generator.audio import SAMPLE_RATE
 from generator.errors import OutputError, Source
 from generator.export import timeline_json, webvtt
@@ -187,7 +187,7 @@ def test_write_replaces_the_page_atomically(
         assert temporary.name.startswith(".")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(library_page, "commit", broken_commit)
+    monkeypatch.setattr(atomic, "commit", broken_commit)
     touch(tmp_path / "b.mp3")
     with pytest.raises(OutputError, match="No space left") as caught:
         write_library_page(tmp_path)
