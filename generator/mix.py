@@ -54,20 +54,37 @@ def mix_blocks(
             active.append(sounding[upcoming])
             upcoming += 1
         active = [event for event in active if event.end > first]
-        shape = (last - first, timeline.channels) if timeline.channels > 1 else (last - first,)
-        buffer = np.zeros(shape, dtype=np.float32)
-        for event in active:
-            if event.kind in LOOPS:  # sounds that repeat for as long as their event lasts
-                _add_looped(buffer, (first, last), event, audio[event.clip], speech, rate)
-            else:
-                _add(buffer, first, last, event, audio[event.clip])
-        if first < SESSION_FADE[0] * rate or last > timeline.length - SESSION_FADE[1] * rate:
-            fade = fade_gain(last - first, timeline.length, *SESSION_FADE, start=first, rate=rate)
-            buffer *= fade if buffer.ndim == 1 else fade[:, np.newaxis]
+        buffer = mix_span(timeline, audio, (first, last), active, speech)
         if gain != 1.0:
             buffer *= gain
         buffer.flags.writeable = False
         yield buffer
+
+
+def mix_span(
+    timeline: Timeline,
+    audio: Mapping[str, Samples],
+    span: tuple[int, int],
+    events: Sequence[Event],
+    speech: Sequence[tuple[int, int]] | None = None,
+) -> np.ndarray:
+    """The sounds of ``events`` over samples [first, last) of the session, as the file has them
+    there (loops ducked under ``speech``, the file's own fades), in a new writable buffer."""
+    first, last = span
+    rate = timeline.sample_rate
+    if speech is None:
+        speech = [(e.start, e.end) for e in timeline.events if e.kind == "speech"]
+    shape = (last - first, timeline.channels) if timeline.channels > 1 else (last - first,)
+    buffer = np.zeros(shape, dtype=np.float32)
+    for event in events:
+        if event.kind in LOOPS:  # sounds that repeat for as long as their event lasts
+            _add_looped(buffer, (first, last), event, audio[event.clip], speech, rate)
+        else:
+            _add(buffer, first, last, event, audio[event.clip])
+    if first < SESSION_FADE[0] * rate or last > timeline.length - SESSION_FADE[1] * rate:
+        fade = fade_gain(last - first, timeline.length, *SESSION_FADE, start=first, rate=rate)
+        buffer *= fade if buffer.ndim == 1 else fade[:, np.newaxis]
+    return buffer
 
 
 def _add(buffer: np.ndarray, first: int, last: int, event: Event, clip: Samples) -> None:
@@ -75,10 +92,10 @@ def _add(buffer: np.ndarray, first: int, last: int, event: Event, clip: Samples)
     end = min(last, event.end, event.start + clip.size)
     if end <= start:
         return
-    _place(buffer, start - first, clip[start - event.start : end - event.start], event.pan)
+    place(buffer, start - first, clip[start - event.start : end - event.start], event.pan)
 
 
-def _place(buffer: np.ndarray, offset: int, part: Samples, pan: float) -> None:
+def place(buffer: np.ndarray, offset: int, part: Samples, pan: float) -> None:
     """Add a mono sound into the block at offset: as it is, or panned into a stereo block."""
     if buffer.ndim == 1:
         buffer[offset : offset + part.size] += part
@@ -106,7 +123,7 @@ def _add_looped(
     gain = fade_gain(size, event.end - event.start, *fades, start=offset, rate=rate)
     ducking = (plays.duck_db, DUCK_ATTACK, DUCK_RELEASE)
     ducked = duck_gain(size, speech, *ducking, start=start, rate=rate)
-    _place(buffer, start - first, sound * gain * ducked, event.pan)
+    place(buffer, start - first, sound * gain * ducked, event.pan)
 
 
 def pan_gains(pan: float) -> np.ndarray:

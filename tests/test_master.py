@@ -1,8 +1,12 @@
 """Mastering alone: one linear gain meets the loudness target; peaks are limited only if needed."""
 
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import generator.master as master_module
 from generator.audio import SAMPLE_RATE, frozen
 from generator.errors import Source
 from generator.loudness import TRUE_PEAK_CEILING_DB, LoudnessMeter, true_peak
@@ -10,6 +14,8 @@ from generator.master import (
     ENCODER_LOSS_DB,
     ENCODER_MARGIN_DB,
     WORDLESS_GAIN_DB,
+    PlanCache,
+    Transformed,
     master,
     target_for,
 )
@@ -84,3 +90,87 @@ def test_bells_alone_get_a_guided_sessions_gain_not_the_spoken_word_target() -> 
     result = master(timeline, {"b": bell})
     assert result.gain == pytest.approx(10 ** (WORDLESS_GAIN_DB / 20))
     assert result.loudness < target_for(1) - 5  # quiet bells stay quiet
+
+
+def bedded(clip: np.ndarray, channels: int = 1) -> tuple[Timeline, dict[str, np.ndarray]]:
+    """The session of ``session`` with a noise bed under all of it and a bell over a word."""
+    timeline = session(clip, channels)
+    bed = frozen(RNG.normal(0, 0.003, SAMPLE_RATE * 3))
+    bell = speechlike(2, 0.05)
+    events = (
+        *timeline.events,
+        Event("ambience", 0, timeline.length, HERE, clip="bed"),
+        Event("bell", SAMPLE_RATE * 3, SAMPLE_RATE * 5, HERE, clip="bell"),
+    )
+    return replace(timeline, events=events), {"c": clip, "bed": bed, "bell": bell}
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("with_bed", [False, True])
+def test_the_estimate_from_the_clips_is_what_the_meter_reads_on_the_mix(
+    channels: int, with_bed: bool
+) -> None:
+    """Loudness from K-weighted clips placed and summed equals the meter's on the real mix; the
+    true peak is a bound: never under the real one, and close to it."""
+    clip = speechlike(4, 0.05, spikes=0.4)
+    timeline, audio = bedded(clip, channels) if with_bed else (session(clip, channels), {"c": clip})
+    result = master(timeline, audio)
+    loudness, peak = measured(timeline, dict(result.audio), result.gain)
+    assert result.loudness + ENCODER_LOSS_DB == pytest.approx(loudness, abs=0.05)
+    assert peak <= result.true_peak + 0.01
+    assert peak >= result.true_peak - 0.5
+
+
+def test_a_plan_is_found_once_and_taken_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = speechlike(4, 0.02, spikes=0.9)
+    timeline, audio = session(clip), {"c": clip}
+    plans = PlanCache(tmp_path)
+    first = master(timeline, audio, plans)
+    assert len(list(plans.folder.iterdir())) == 1
+
+    def no_search(*_: object) -> None:
+        raise AssertionError("searched again")
+
+    monkeypatch.setattr(master_module, "plan_for", no_search)
+    again = master(timeline, audio, plans)
+    assert (again.gain, again.limited, again.loudness) == (
+        first.gain,
+        first.limited,
+        first.loudness,
+    )
+    assert np.array_equal(again.audio["c"], first.audio["c"])
+    louder = frozen(clip * 1.01)  # other samples: another plan
+    with pytest.raises(AssertionError, match="searched again"):
+        master(timeline, {"c": louder}, plans)
+
+
+def test_a_damaged_plan_is_found_again(tmp_path: Path) -> None:
+    clip = speechlike(4, 0.02, spikes=0.9)
+    timeline, audio = session(clip), {"c": clip}
+    plans = PlanCache(tmp_path)
+    first = master(timeline, audio, plans)
+    for path in plans.folder.iterdir():
+        path.write_text('{"limit_at": ', encoding="utf-8")
+    assert master(timeline, audio, plans).gain == first.gain
+
+
+def test_clips_are_transformed_when_asked_for_and_kept_within_the_budget() -> None:
+    clips = {str(k): frozen(np.full(1000, k, dtype=np.float32)) for k in range(10)}
+    made: list[str] = []
+
+    def doubled(key: str, clip: np.ndarray) -> np.ndarray:
+        made.append(key)
+        return frozen(clip * 2)
+
+    lazy = Transformed(clips, doubled, budget=3 * 4000)  # three clips' worth
+    assert made == []
+    assert lazy["4"][0] == 8
+    assert lazy["4"][0] == 8
+    assert made == ["4"]
+    for key in "0123":
+        lazy[key]
+    assert sorted(lazy.kept()) == ["1", "2", "3"]  # the oldest went first
+    assert len(lazy) == 10
+    assert set(lazy) == set(clips)

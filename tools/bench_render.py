@@ -1,102 +1,384 @@
-"""Render time and peak memory against session length: `make bench`.
+"""Render speed and memory of a realistic session, against ffmpeg alone: `make bench`.
 
-For sessions of 15, 30 and 60 minutes (speech, pauses, breath windows and bells), it measures in
-one run: a warm-cache render (`stillpoint render` in its own process: wall time and peak RSS)
-and, as the floor, ffmpeg alone encoding the same audio with Stillpoint's encoder settings.
-Ratios are the result; this machine is shared, so absolute seconds vary from run to run.
+One generated script (about 100 distinct sentences of guidance, breath windows, bells, chapters
+and stretchable pauses) is rendered with `stillpoint render --minutes`, each render in its own
+process (wall time, and peak resident memory from os.wait4). Measured in one run:
+
+(a) ffmpeg alone encoding the 60-minute session's audio (as PCM) with Stillpoint's encoder
+    settings: the baseline the other rows are divided by;
+(b) a warm-cache render of 60 minutes (eSpeak NG);
+(c) a cold-cache render of 60 minutes (eSpeak NG, an empty STILLPOINT_CACHE);
+(d) a cold-cache render of 60 minutes with piper, and piper synthesising the session's clips
+    in-process with 1 worker and with 2;
+(e) peak memory of (b) and of the same script rendered at 180 minutes (the same clips, and
+    rendered once before, so that its mastering plan is cached too, as (b)'s is);
+(f) a 60-minute render again after one line of the script changed: clips made, and seconds.
+
+It prints the machine, then a markdown table README's "Performance" section can take as it is.
+This machine is shared, so absolute seconds vary from run to run; the ratios are the result.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
+import platform
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from generator.audio import SAMPLE_RATE, Samples
+from generator.clips import EstimatedClips, bells_used, speech_request
 from generator.export import MP3_BITRATE
+from generator.lexicon import Lexicon
+from generator.library import Library
+from generator.recipe import Overrides
+from generator.session import prepare
+from generator.speech import ClipCache, SpeechRequest, synthesize_all
+from generator.timeline import ClipRef, build_timeline
 
-SENTENCES = [
-    "Let the breath slow down.",
-    "Soften the jaw and the shoulders.",
-    "Feel the weight of the hips on the floor.",
-    "Notice any holding, and let it be there.",
-    "With each exhale, let go a little more.",
-    "Stay with the sensations, without judging them.",
-]
-BLOCK_SECONDS = 60  # one block of the script below lasts this long
+MINUTES = 60
+LONG_MINUTES = 180  # the same script stretched: same clips, so memory compares fairly
+ESPEAK = "pyttsx3:gmw/en-us"
+PIPER = "piper:joe"
+LENGTH_TOLERANCE = 0.5  # seconds: --minutes promises the length within this
+EDITED_LINE = 42  # the sentence (0-based) that (f) changes
+
+# Targets (issue 8), printed beside the measurements.
+WARM_PER_FFMPEG = 1.3
+COLD_PER_WARM = 1.5
+PIPER_SPEED_UP = 1.7
+RSS_MB = 300
+LONG_RSS_GROWTH = 1.1
+
+CHAPTERS = [
+    "Arriving", "The breath", "Face and jaw", "Shoulders and arms", "The back",
+    "The hips", "Legs and feet", "The whole body", "Open awareness", "Returning",
+]  # fmt: skip
+OPENINGS = [
+    "", "Now", "Gently", "When you are ready", "Slowly", "Without hurrying",
+    "As you breathe out", "For a few breaths", "If it feels right", "Little by little",
+]  # fmt: skip
+PARTS = [
+    "the jaw", "the shoulders", "the hands", "the belly", "the outer hips", "the lower back",
+    "the soles of the feet", "the forehead", "the chest", "the knees", "the back of the neck",
+]  # fmt: skip
+ACTIONS = [
+    "let {} soften", "notice {}", "bring your attention to {}", "feel the weight of {}",
+    "let {} rest", "release any holding in {}", "breathe into {}", "allow {} to grow heavy",
+    "sense the space around {}", "let {} simply be there",
+]  # fmt: skip
+TAILS = [
+    "", " and let go", ", without changing anything",
+    ", noticing how this feels from the inside", ", as if melting into the floor",
+    ", one breath at a time",
+    ", and stay with whatever you find there, even if it is only a faint sensation", " and rest",
+]  # fmt: skip
 
 
-def script(minutes: int) -> str:
-    """A session of the given length: each minute speaks, breathes in windows, rests, rings."""
-    blocks = []
-    for minute in range(minutes):
-        said = SENTENCES[minute % len(SENTENCES)]
-        blocks.append(
-            f"[chapter Minute {minute + 1}]\n{said}\n\n"
-            "[for 4s] Breathe in.\n[for 4s] Hold.\n[for 4s] Breathe out.\n[for 4s] Rest.\n"
-            "[pause 20s]\n[bell chime]\n"
-        )
-    return "".join(blocks)
+def sentences(count: int = 100) -> list[str]:
+    """Distinct guidance sentences of varied length (4 to 25 words), the same every run.
+
+    Opening and body part cycle with coprime periods (10, 11), so the first 110 pairs differ.
+    """
+    made = []
+    for i in range(count):
+        action = ACTIONS[(i * 7 // 3) % len(ACTIONS)].format(PARTS[i % len(PARTS)])
+        opening = OPENINGS[i % len(OPENINGS)]
+        said = f"{opening}, {action}" if opening else action
+        made.append(said[0].upper() + said[1:] + TAILS[(i * 5 + i // 8) % len(TAILS)] + ".")
+    if len(set(made)) != count:
+        raise AssertionError("the generated sentences repeat")
+    return made
 
 
-def run(command: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak resident memory (MB) of one child process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
+def script(said: list[str]) -> str:
+    """Ten chapters of ten sentences, with breath windows, bells and stretchable pauses."""
+    per = len(said) // len(CHAPTERS)
+    out: list[str] = []
+    for number, title in enumerate(CHAPTERS):
+        mine = said[number * per : (number + 1) * per]
+        out += [f"[chapter {title}]", "[bell bowl]" if number % 3 == 0 else "[bell chime]"]
+        for k, sentence in enumerate(mine):
+            out += [sentence, ""]
+            if k == 2:
+                out += ["[for 4s] Breathe in.", "[for 4s] Hold.", "[for 6s] Breathe out."] * 2
+            elif k in (1, 5, 8):  # the silences that --minutes stretches
+                out += [f"[pause {15 * k}s (10s..8m)]"]
+            elif k == 6:
+                out += ["[bell chime]"]
+    out += ["[bell bowl x3]"]
+    return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_mb: float = 0.0  # 0: not measured
+    stdout: str = ""
+
+
+def run(command: list[str], env: Mapping[str, str], stdin: Path | None = None) -> Run:
+    """Wall time and peak resident memory of one child process (os.wait4 reports both)."""
+    with tempfile.TemporaryFile() as out, Path(stdin or os.devnull).open("rb") as feed:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdin=feed, stdout=out, env=dict(env))
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        text = out.read().decode(errors="replace")
     if status != 0:
-        raise SystemExit(f"failed: {' '.join(command)}")
-    return time.perf_counter() - started, usage.ru_maxrss // 1024
+        raise SystemExit(f"failed ({status}): {' '.join(command)}\n{text}")
+    return Run(seconds, usage.ru_maxrss / 1024, text)  # ru_maxrss is in KiB on Linux
+
+
+@dataclass(frozen=True)
+class Render:
+    seconds: float
+    peak_mb: float
+    clips: int  # new speech clips the CLI reports
+
+
+def render(source: Path, mp3: Path, minutes: int, voice: str, env: Mapping[str, str]) -> Render:
+    """`stillpoint render` in its own process; stops the bench if the length is not as asked."""
+    stillpoint = str(Path(sys.executable).parent / "stillpoint")
+    command = [stillpoint, "render", str(source), "-o", str(mp3), "--voice", voice]
+    done = run([*command, "--minutes", str(minutes)], env)
+    found = re.search(r"\(([\d:.]+), \d+ chapters, (\d+) new speech clips\)", done.stdout)
+    if found is None:
+        raise SystemExit(f"unexpected output from stillpoint render: {done.stdout!r}")
+    length = clock_seconds(found.group(1))
+    if abs(length - minutes * 60) > LENGTH_TOLERANCE:
+        raise SystemExit(f"asked for {minutes} minutes, rendered {found.group(1)}")
+    return Render(done.seconds, done.peak_mb, int(found.group(2)))
+
+
+def clock_seconds(clock: str) -> float:
+    """Seconds of mm:ss.mmm or h:mm:ss.mmm, as the CLI prints a length."""
+    total = 0.0
+    for part in clock.split(":"):
+        total = total * 60 + float(part)
+    return total
+
+
+def ffmpeg_alone(mp3: Path, work: Path, env: Mapping[str, str]) -> Run:
+    """ffmpeg encoding the session's audio as 16-bit PCM on stdin, as export.encode_mp3 does."""
+    pcm = work / "session.s16"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(mp3), "-f", "s16le", "-ac", "1",
+         "-ar", str(SAMPLE_RATE), "-y", str(pcm)],
+        check=True,
+    )  # fmt: skip
+    # export.encode_mp3's command, flag for flag (mono, like the session)
+    encode = [
+        "ffmpeg", "-hide_banner", "-loglevel", "error",
+        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
+        "-codec:a", "libmp3lame", "-b:a", MP3_BITRATE, "-id3v2_version", "0",
+        "-write_id3v1", "0", "-map_metadata", "-1", "-f", "mp3", "-y", str(work / "alone.mp3"),
+    ]  # fmt: skip
+    try:
+        return run(encode, env, stdin=pcm)
+    finally:
+        pcm.unlink()
+
+
+class _Requests(EstimatedClips):
+    """A clip source that notes every utterance the timeline asks for, as a render would."""
+
+    def __init__(self, bells: Mapping[str, Samples], lexicons: Mapping[str, Lexicon]) -> None:
+        super().__init__(bells)
+        self.lexicons = lexicons
+        self.asked: list[SpeechRequest] = []
+
+    def speech(self, text: str, voice: str, rate: int) -> ClipRef:
+        self.asked.append(speech_request(text, voice, rate, self.lexicons))
+        return super().speech(text, voice, rate)
+
+
+def speech_requests(source: Path, voice: str) -> list[SpeechRequest]:
+    """The distinct clips a render of source in voice would synthesise."""
+    library = Library()
+    prepared = prepare(str(source), library, Overrides({"voice": voice}))
+    clips = _Requests(bells_used(prepared.cues, prepared.settings.bell, library), prepared.lexicons)
+    build_timeline("bench", prepared.cues, prepared.settings, clips, SAMPLE_RATE)
+    return list(dict.fromkeys(clips.asked))
+
+
+def synthesis_seconds(requests: list[SpeechRequest], workers: int, work: Path) -> float:
+    """Seconds to synthesise every request into an empty cache with this many workers."""
+    with tempfile.TemporaryDirectory(dir=work) as cache:
+        started = time.perf_counter()
+        synthesize_all(requests, ClipCache(Path(cache)), workers=workers)
+        return time.perf_counter() - started
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    ffmpeg = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=True)
+    version = ffmpeg.stdout.split()[2]
+    return (
+        f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}; ffmpeg {version}; "
+        f"{datetime.date.today().isoformat()}"
+    )
+
+
+def load() -> str:
+    """The 1-minute load average: on a shared machine, how much else wanted the cores."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+@dataclass(frozen=True)
+class Results:
+    alone: Run  # (a)
+    warm: Render  # (b)
+    cold: Render  # (c)
+    piper: Render  # (d)
+    piper_clips: int
+    one_worker: float
+    two_workers: float
+    long: Render  # (e)
+    edit: Render  # (f)
+
+
+def measure(text: str, edited: str, work: Path) -> Results:
+    """Every measurement, in an order that fills the eSpeak cache once; progress on stderr."""
+    env = {  # no user config, scripts or cache: every run starts from the same place
+        **{k: v for k, v in os.environ.items() if not k.startswith("STILLPOINT_")},
+        "XDG_CONFIG_HOME": str(work / "config"),
+        "XDG_DATA_HOME": str(work / "data"),
+        "STILLPOINT_CACHE": str(work / "espeak-cache"),
+    }
+    source, mp3 = work / "bench.txt", work / "bench.mp3"
+    source.write_text(text, encoding="utf-8")
+    cold = note("(c) cold render", render(source, mp3, MINUTES, ESPEAK, env))
+    warm = note("(b) warm render", render(source, mp3, MINUTES, ESPEAK, env))
+    alone = note("(a) ffmpeg alone", ffmpeg_alone(mp3, work, env))
+    # The first 180-minute render plans its mastering (the plan is cached like the clips): the
+    # second is as warm as (b), so their memory compares the length alone.
+    long_mp3 = work / "long.mp3"
+    note("(e) 180 min, first", render(source, long_mp3, LONG_MINUTES, ESPEAK, env))
+    long = note("(e) 180 min, warm", render(source, long_mp3, LONG_MINUTES, ESPEAK, env))
+    source.write_text(edited, encoding="utf-8")
+    edit = note("(f) one-line edit", render(source, mp3, MINUTES, ESPEAK, env))
+    source.write_text(text, encoding="utf-8")
+    piper_env = {**env, "STILLPOINT_CACHE": str(work / "piper-cache")}
+    piper = note("(d) piper", render(source, work / "piper.mp3", MINUTES, PIPER, piper_env))
+    requests = speech_requests(source, PIPER)
+    one = note("(d) 1 worker", synthesis_seconds(requests, 1, work))
+    two = note("(d) 2 workers", synthesis_seconds(requests, 2, work))
+    if warm.clips or long.clips:
+        raise SystemExit(f"a warm render made clips: {warm.clips} and {long.clips}")
+    return Results(alone, warm, cold, piper, len(requests), one, two, long, edit)
+
+
+Measured = TypeVar("Measured", Run, Render, float)
+
+
+def note(label: str, measured: Measured) -> Measured:
+    """Each result as soon as it is known (on stderr): a failure later does not lose it."""
+    print(f"{label}: {measured}", file=sys.stderr)
+    return measured
+
+
+def report(said: list[str], text: str, got: Results, loads: tuple[str, str]) -> None:
+    """The machine, the session, and the markdown table."""
+    base, warm, speed_up = got.alone.seconds, got.warm, got.one_worker / got.two_workers
+    edit = got.edit
+    print(f"Machine: {machine()}; load average {loads[0]} at the start, {loads[1]} at the end")
+    print(
+        f"Session: {len(said)} distinct sentences, {len(CHAPTERS)} chapters, breath windows, "
+        f"bells, {text.count('[pause')} stretchable pauses; rendered at {MINUTES} and "
+        f"{LONG_MINUTES} minutes exactly (checked)\n"
+    )
+    print("| measurement | seconds | peak RSS | ratio | target | met |")
+    print("| --- | ---: | ---: | ---: | ---: | :---: |")
+    row("(a) ffmpeg alone: the 60-min audio, PCM to MP3", got.alone, "1.00", "baseline")
+    row(
+        "(b) warm render, 60 min, eSpeak NG",
+        warm,
+        f"{warm.seconds / base:.2f} x (a)",
+        f"<= {WARM_PER_FFMPEG} x (a)",
+        warm.seconds <= WARM_PER_FFMPEG * base,
+    )
+    row(
+        f"(c) cold render, 60 min, eSpeak NG ({got.cold.clips} clips)",
+        got.cold,
+        f"{got.cold.seconds / base:.2f} x (a), {got.cold.seconds / warm.seconds:.2f} x (b)",
+        f"<= {COLD_PER_WARM} x (b)",
+        got.cold.seconds <= COLD_PER_WARM * warm.seconds,
+    )
+    row(
+        f"(d) cold render, 60 min, piper ({got.piper.clips} clips)",
+        got.piper,
+        f"{got.piper.seconds / base:.2f} x (a)",
+    )
+    row(f"(d) piper synthesis of those {got.piper_clips} clips, 1 worker", Run(got.one_worker))
+    row(
+        "(d) the same, 2 workers",
+        Run(got.two_workers),
+        f"{speed_up:.2f}x faster",
+        f">= {PIPER_SPEED_UP}x",
+        speed_up >= PIPER_SPEED_UP,
+    )
+    row(
+        "(e) peak memory of (b)",
+        Run(0, warm.peak_mb),
+        "",
+        f"<= {RSS_MB} MB",
+        warm.peak_mb <= RSS_MB,
+    )
+    row(
+        "(e) warm render, 180 min (same script, same clips)",
+        got.long,
+        f"{got.long.peak_mb / warm.peak_mb:.2f} x (b) memory, "
+        f"{got.long.seconds / warm.seconds:.2f} x (b) time",
+        f"<= {LONG_RSS_GROWTH} x (b) memory",
+        got.long.peak_mb <= LONG_RSS_GROWTH * warm.peak_mb,
+    )
+    row(
+        "(f) render again after a one-line edit, 60 min",
+        Run(edit.seconds),
+        f"{edit.clips} new clip{'s' * (edit.clips != 1)}, {edit.seconds / base:.2f} x (a)",
+        "1 clip",
+        edit.clips == 1,
+    )
+
+
+def row(
+    label: str, measured: Run | Render, ratio: str = "", target: str = "", met: bool | None = None
+) -> None:
+    """One line of the markdown table; a zero time or memory is left blank (not measured)."""
+    seconds = f"{measured.seconds:.2f} s" if measured.seconds else ""
+    memory = f"{measured.peak_mb:.0f} MB" if measured.peak_mb else ""
+    verdict = "" if met is None else ("yes" if met else "**no**")
+    print(f"| {label} | {seconds} | {memory} | {ratio} | {target} | {verdict} |")
 
 
 def main() -> None:
-    stillpoint = str(Path(sys.executable).parent / "stillpoint")
-    rows = []
+    began = time.perf_counter()
+    said = sentences()
+    text = script(said)
+    edited = text.replace(f"\n{said[EDITED_LINE]}\n", f"\n{said[EDITED_LINE]} Take your time.\n")
+    if edited == text:
+        raise AssertionError("the edit for (f) changed nothing")
+    before = load()
     with tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
-        for minutes in (15, 30, 60):
-            source = work / f"bench-{minutes}.txt"
-            source.write_text(script(minutes), encoding="utf-8")
-            mp3 = work / f"bench-{minutes}.mp3"
-            subprocess.run(
-                [stillpoint, "render", str(source), "-o", str(mp3)], check=True, capture_output=True
-            )
-            render_s, render_mb = run([stillpoint, "render", str(source), "-o", str(mp3)])
-            pcm = work / f"bench-{minutes}.s16"
-            subprocess.run(
-                [
-                    "ffmpeg",
-                    "-v",
-                    "error",
-                    "-i",
-                    str(mp3),
-                    "-f",
-                    "s16le",
-                    "-ac",
-                    "1",
-                    "-ar",
-                    "44100",
-                    "-y",
-                    str(pcm),
-                ],
-                check=True,
-            )
-            encode = [
-                "ffmpeg", "-v", "error", "-f", "s16le", "-ar", "44100", "-ac", "1", "-i", str(pcm),
-                "-codec:a", "libmp3lame", "-b:a", MP3_BITRATE, "-y", str(work / "baseline.mp3"),
-            ]  # fmt: skip
-            baseline_s, _ = run(encode)
-            rows.append((minutes, baseline_s, render_s, render_mb))
-    first_minutes, _, first_render, _ = rows[0]
-    print(f"{'minutes':>7} {'ffmpeg alone':>12} {'warm render':>11} {'render/ffmpeg':>13} "
-          f"{'time per minute vs 15-min':>25} {'peak RSS':>9}")  # fmt: skip
-    for minutes, baseline_s, render_s, render_mb in rows:
-        per_minute = (render_s / minutes) / (first_render / first_minutes)
-        ratio = render_s / baseline_s
-        print(f"{minutes:>7} {baseline_s:>11.2f}s {render_s:>10.2f}s {ratio:>13.2f} "
-              f"{per_minute:>25.2f} {render_mb:>6} MB")  # fmt: skip
+        results = measure(text, edited, Path(folder))
+    report(said, text, results, (before, load()))
+    print(f"\nThe bench took {time.perf_counter() - began:.0f} s.")
 
 
 if __name__ == "__main__":
