@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Install the system packages Stillpoint needs on Debian/Ubuntu, and only those that are missing:
 # Python with venv, ffmpeg (MP3 encoding; its ffplay plays in `stillpoint play`) and eSpeak NG (the
-# library pyttsx3 speaks through); with --test also Chromium (the library page's tests run in it,
+# library pyttsx3 lists voices through, and the espeak-ng program that speaks each clip in a fresh
+# process, so clips come out the same on every run); with --test also Chromium (the library page's tests run in it,
 # headless: `make test` asks for it, `make demo` does not). PyPI has no package for these;
 # everything else comes from PyPI into .venv.
 set -euo pipefail
 
 missing=()
 have_espeak() {
+    command -v espeak-ng >/dev/null || return 1
     ldconfig -p 2>/dev/null | grep -q 'libespeak-ng\.so\.1' ||
         compgen -G '/usr/lib/*/libespeak-ng.so.1' >/dev/null ||
         compgen -G '/usr/lib/libespeak-ng.so.1' >/dev/null
