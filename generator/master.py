@@ -59,7 +59,7 @@ Floats = npt.NDArray[np.float64]
 # short script: -1.5 dBTP before encoding, -1.8 to -0.7 after): aim this far under the ceiling.
 ENCODER_LOSS_DB = 0.4
 ENCODER_MARGIN_DB = 1.0
-LIMIT_ROUNDS = 4  # limiting lowers the loudness, so the gain rises: limit again, from the originals
+LIMIT_ROUNDS = 4  # ceilings tried at most: limiting lowers the loudness too, so the aim moves
 # The gain guided sessions get (pigeon, piper: 3.6 dB; epsom-soak, eSpeak NG: 2.2 dB): a session
 # without words gets it too, so its bells sound as loud as they do between words.
 WORDLESS_GAIN_DB = 3.0
@@ -127,11 +127,13 @@ def master(
     With ``plans``, a session mastered before (the same clips at the same places) takes the
     plan it got then instead of searching again.
     """
-    key = plan_key(timeline, audio)
-    plan = plans.load(key) if plans is not None else None
-    if plan is None:
+    if plans is None:
         plan = plan_for(timeline, audio)
-        if plans is not None:
+    else:
+        key = plan_key(timeline, audio)
+        found = plans.load(key)
+        plan = found or plan_for(timeline, audio)
+        if found is None:
             plans.save(key, plan)
     limited = _limiter(timeline, plan.limit_at)
     return Mastered(
