@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -413,27 +412,12 @@ class LoudnessMeter:
 
     def _feed(self, frames: Floats) -> None:
         self._peaks.feed(frames)
-        self._add_steps(frames, self._filter.run)
-
-    def feed_weighted(self, block: Real) -> None:
-        """Measure the next ``block`` of audio that is already K-weighted: its loudness only.
-
-        For a mix of clips filtered one by one (the filter is linear: the filtered mix is the
-        mix of the filtered clips); ``true_peak`` knows nothing of these blocks.
-        """
-        frames = _frames(block, self.channels)
-        piece = round(_MAX_PIECE_SECONDS * self.rate)
-        for start in range(0, frames.shape[1], piece):
-            self._add_steps(frames[:, start : start + piece], lambda chunks: chunks)
-
-    def _add_steps(self, frames: Floats, weighting: Callable[[Floats], Floats]) -> None:
-        """Keep the energy of every whole 100 ms step; the rest waits for the next block."""
         joined = np.concatenate([self._pending, frames], axis=1)
         count = joined.shape[1] // self._step
         if count:
             chunks = joined[:, : count * self._step].reshape(self.channels, count, self._step)
-            weighted = weighting(chunks)
-            self._energies.append(np.einsum("ckn,ckn->k", weighted, weighted))
+            filtered = self._filter.run(chunks)
+            self._energies.append(np.einsum("ckn,ckn->k", filtered, filtered))
         self._pending = joined[:, count * self._step :].copy()
 
     def integrated(self) -> float:

@@ -99,14 +99,28 @@ class Plan:
 
 @dataclass(frozen=True)
 class Mastered:
-    """The clips to mix (limited as the mix reaches them) and the gain for the whole mix."""
+    """The clips to mix (limited as the mix reaches them), and the plan that limited them."""
 
     audio: Mapping[str, Samples]
-    gain: float
-    loudness: float  # LUFS integrated, after the gain and encoding (as estimated)
-    true_peak: float  # dBTP, after the gain (at most this: a bound)
-    target: float
-    limited: int  # clips whose peaks are turned down
+    plan: Plan
+    target: float  # LUFS integrated
+
+    @property
+    def gain(self) -> float:
+        """The linear gain for the whole mix."""
+        return db_to_gain(self.plan.gain_db)
+
+    @property
+    def loudness(self) -> float:
+        return self.plan.loudness
+
+    @property
+    def true_peak(self) -> float:
+        return self.plan.true_peak
+
+    @property
+    def limited(self) -> int:
+        return self.plan.limited
 
 
 @dataclass(frozen=True)
@@ -138,11 +152,8 @@ def master(
     limited = _limiter(timeline, plan.limit_at)
     return Mastered(
         Transformed(audio, limited) if math.isfinite(plan.limit_at) else audio,
-        db_to_gain(plan.gain_db),
-        plan.loudness,
-        plan.true_peak,
+        plan,
         target_for(timeline.channels),
-        plan.limited,
     )
 
 
@@ -273,7 +284,8 @@ class _Session:
     profiles: Mapping[str, _Profile]
     islands: tuple[_Island, ...]
     loops_energy: Floats  # per 100 ms step: the loops' K-weighted energy, ducked as mixed
-    loops_peak: float  # linear: every loop at its loudest at once
+    loop_peaks: Mapping[str, float]  # linear: every loop's true peak
+    speech: tuple[tuple[int, int], ...]  # where words are spoken: loops duck under them
 
     @classmethod
     def of(cls, timeline: Timeline, audio: Mapping[str, Samples]) -> _Session:
@@ -282,9 +294,25 @@ class _Session:
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             made = pool.map(lambda key: _profile(audio[key], rate), keys)
             profiles = dict(zip(keys, made, strict=True))
-        islands = tuple(_islands_of(timeline, audio, profiles))
-        loops_peak = sum(_loop_peaks(timeline, audio).values())
-        return cls(timeline, audio, profiles, islands, _loops_energy(timeline, audio), loops_peak)
+        speech = tuple((e.start, e.end) for e in timeline.events if e.kind == "speech")
+        loop_peaks = {
+            event.clip: db_to_gain(true_peak(audio[event.clip])) if audio[event.clip].size else 0.0
+            for event in _loops(timeline)
+        }
+        return cls(
+            timeline,
+            audio,
+            profiles,
+            tuple(_islands_of(timeline, audio, profiles, speech)),
+            _loops_energy(timeline, audio, speech),
+            loop_peaks,
+            speech,
+        )
+
+    @property
+    def loops_peak(self) -> float:
+        """Linear: every loop at its loudest at once (where nothing else sounds)."""
+        return sum(self.loop_peaks.values())
 
     def over(self, limit_at: float) -> int:
         """How many clips limiting at ``limit_at`` changes."""
@@ -329,24 +357,22 @@ class _Session:
         """The mix's true peak with the clips limited to limit_at, measured where clips overlap
         each other or a loop (those stretches are mixed), and at most limit_at elsewhere."""
         limited = Transformed(self.audio, _limiter(self.timeline, limit_at))
-        speech = [(e.start, e.end) for e in self.timeline.events if e.kind == "speech"]
         loudest = self.loops_peak
         for island in self.islands:
             if len(island.events) == 1 and not island.loops:
                 peak = min(self.profiles[island.events[0].clip].peak, limit_at)
             else:
                 events = [*island.events, *island.loops]
-                peak = true_peak(mix_span(self.timeline, limited, island.span, events, speech))
+                mixed = mix_span(self.timeline, limited, island.span, events, self.speech)
+                peak = true_peak(mixed)
             loudest = max(loudest, db_to_gain(peak))
         return 20 * math.log10(loudest) if loudest > 0 else -math.inf
 
     def loudest_bed(self) -> float:
         """The highest peak (linear) a loop reaches while words are spoken over it (ducked)."""
-        peaks = _loop_peaks(self.timeline, self.audio)
         ducked = [
-            peaks[e.clip] * db_to_gain(-LOOPS[e.kind].duck_db)
-            for e in self.timeline.events
-            if e.kind in LOOPS and e.clip
+            self.loop_peaks[e.clip] * db_to_gain(-LOOPS[e.kind].duck_db)
+            for e in _loops(self.timeline)
         ]
         return max(ducked, default=0.0)
 
@@ -357,12 +383,14 @@ def _channel_energy(pan: float, channels: int) -> float:
 
 
 def _islands_of(
-    timeline: Timeline, audio: Mapping[str, Samples], profiles: Mapping[str, _Profile]
+    timeline: Timeline,
+    audio: Mapping[str, Samples],
+    profiles: Mapping[str, _Profile],
+    speech: Sequence[tuple[int, int]],
 ) -> Iterator[_Island]:
     """The placed clips in groups that overlap, in time order, with the loops under each; a
     group of more than one, or over a loop, is mixed and its true peak measured."""
-    loops = [event for event in timeline.events if event.kind in LOOPS and event.clip]
-    speech = [(e.start, e.end) for e in timeline.events if e.kind == "speech"]
+    loops = _loops(timeline)
     for group in _groups(timeline.events):
         first, last = group[0].start, max(event.end for event in group)
         under = tuple(loop for loop in loops if loop.start < last and first < loop.end)
@@ -389,16 +417,17 @@ def _groups(events: Sequence[Event]) -> Iterator[list[Event]]:
         yield group
 
 
-def _loops_energy(timeline: Timeline, audio: Mapping[str, Samples]) -> Floats:
+def _loops_energy(
+    timeline: Timeline, audio: Mapping[str, Samples], speech: Sequence[tuple[int, int]]
+) -> Floats:
     """The loops' K-weighted energy in each 100 ms step, as the mix plays them (ducked, faded)."""
     rate = timeline.sample_rate
     step = round(STEP_SECONDS * rate)
     energies = np.zeros(timeline.length // step)
-    loops = [event for event in timeline.events if event.kind in LOOPS and event.clip]
+    loops = _loops(timeline)
     if not loops:
         return energies
     weighted = {event.clip: _weighted_loop(audio[event.clip], rate) for event in loops}
-    speech = [(e.start, e.end) for e in timeline.events if e.kind == "speech"]
     block = BLOCK_SECONDS * rate  # a whole number of steps
     for first in range(0, energies.size * step, block):
         last = min(first + block, energies.size * step)
@@ -416,10 +445,9 @@ def _weighted_loop(loop: Samples, rate: int) -> Samples:
     return frozen(k_weighted(np.concatenate([loop, loop]), rate)[loop.size :])
 
 
-def _loop_peaks(timeline: Timeline, audio: Mapping[str, Samples]) -> dict[str, float]:
-    """Every loop's true peak, linear (a loop never plays louder than itself)."""
-    looped = {event.clip for event in timeline.events if event.kind in LOOPS and event.clip}
-    return {key: db_to_gain(true_peak(audio[key])) if audio[key].size else 0.0 for key in looped}
+def _loops(timeline: Timeline) -> list[Event]:
+    """The events that loop a sound for as long as they last (beds, music)."""
+    return [event for event in timeline.events if event.kind in LOOPS and event.clip]
 
 
 def _placed(timeline: Timeline) -> set[str]:

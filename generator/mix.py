@@ -92,10 +92,10 @@ def _add(buffer: np.ndarray, first: int, last: int, event: Event, clip: Samples)
     end = min(last, event.end, event.start + clip.size)
     if end <= start:
         return
-    place(buffer, start - first, clip[start - event.start : end - event.start], event.pan)
+    _place(buffer, start - first, clip[start - event.start : end - event.start], event.pan)
 
 
-def place(buffer: np.ndarray, offset: int, part: Samples, pan: float) -> None:
+def _place(buffer: np.ndarray, offset: int, part: Samples, pan: float) -> None:
     """Add a mono sound into the block at offset: as it is, or panned into a stereo block."""
     if buffer.ndim == 1:
         buffer[offset : offset + part.size] += part
@@ -123,7 +123,7 @@ def _add_looped(
     gain = fade_gain(size, event.end - event.start, *fades, start=offset, rate=rate)
     ducking = (plays.duck_db, DUCK_ATTACK, DUCK_RELEASE)
     ducked = duck_gain(size, speech, *ducking, start=start, rate=rate)
-    place(buffer, start - first, sound * gain * ducked, event.pan)
+    _place(buffer, start - first, sound * gain * ducked, event.pan)
 
 
 def pan_gains(pan: float) -> np.ndarray:

@@ -52,7 +52,7 @@ from generator.library import Library
 from generator.markup import parse_cues
 from generator.master import Mastered, PlanCache, master
 from generator.mix import BLOCK_SECONDS, mix_blocks
-from generator.outputs import check_output, session_inputs
+from generator.outputs import SIDECARS, check_output, session_inputs
 from generator.playlist import Entry, m3u8
 from generator.program import Program
 from generator.recipe import (
@@ -254,14 +254,15 @@ def _mastered_and_encoded(
     report("Measuring", 0, 1)
     mastered = master(timeline, clips.audio, PlanCache(clips.cache.root))
     report("Measuring", 1, 1)
+    contents = (
+        timeline_json(timeline, _loudness(mastered)),
+        webvtt(timeline),
+        lrc(timeline),
+        prompt_sheet(timeline, prepared.recipe.description),  # journaling only, else None
+    )
     sidecars = {
-        ".json": timeline_json(timeline, _loudness(mastered)),
-        ".vtt": webvtt(timeline),
-        ".lrc": lrc(timeline),
+        suffix: text for suffix, text in zip(SIDECARS, contents, strict=True) if text is not None
     }
-    sheet = prompt_sheet(timeline, prepared.recipe.description)
-    if sheet is not None:
-        sidecars[".prompts.txt"] = sheet
     files = (output, *(output.with_name(output.stem + suffix) for suffix in sidecars))
     tags = _tags(prepared, timeline, album or Album(), target)
     with staged(files) as (mp3, *texts):

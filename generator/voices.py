@@ -42,7 +42,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from generator.audio import Samples, frozen, read_wav, trim_silence
+from generator.audio import Samples, from_pcm16, frozen, read_wav, trim_silence
 from generator.errors import EnvironmentProblem, SettingsError
 
 CLIP_TIMEOUT = 60.0  # seconds for one clip; the engines take milliseconds, so this means it hung
@@ -159,7 +159,7 @@ def espeak_clip(program: str, text: str, voice: str, rate: int) -> tuple[Samples
             raise ValueError("espeak-ng wrote audio that is not 16-bit mono")
         pcm = reader.readframes(reader.getnframes())
         sample_rate = reader.getframerate()
-    return frozen(np.frombuffer(pcm, dtype="<i2") / 32768.0), sample_rate
+    return from_pcm16(pcm), sample_rate
 
 
 def piper_installed() -> bool:
