@@ -243,6 +243,10 @@ def _render_part(
     env: SandboxedEnvironment, part: Part, declared: Sequence[Variable]
 ) -> list[ScriptLine]:
     files = _marks(env).files
+
+    def here(error: BaseException) -> Source:  # the template line that failed, or the part
+        return _template_frame(error, files) or part.source
+
     try:
         with sandbox.deadline(sandbox.RENDER_SECONDS):
             template = env.get_template(part.template)
@@ -250,7 +254,7 @@ def _render_part(
             output = "".join(_limited(template.generate(**values), part, files))
     except jinja2.TemplateNotFound as error:
         missing = _not_found(str(error.name), part)  # an include's is told at its line
-        where = _template_frame(error, files) or part.source
+        where = here(error)
         raise TemplateError(missing.what, where=where, fix=missing.fix) from None
     except jinja2.TemplateSyntaxError as error:
         where = (
@@ -266,30 +270,30 @@ def _render_part(
     except jinja2.UndefinedError as error:
         raise TemplateError(
             str(error.message),
-            where=_template_frame(error, files) or part.source,
+            where=here(error),
             fix="Set it in the recipe's [[part]], with --set, or give it a default(…) here.",
         ) from None
     except jinja2.exceptions.SecurityError as error:
         raise TemplateError(
             f"template refused by the sandbox: {error}",
-            where=_template_frame(error, files) or part.source,
+            where=here(error),
             fix="Templates may only use variables, loops, conditions, filters and macros.",
         ) from None
     except sandbox.LimitExceeded as error:  # a value too big
-        where = _template_frame(error, files) or part.source
+        where = here(error)
         raise TemplateError(error.what, where=where, fix=error.fix) from None
     except sandbox.TooSlow as error:  # Jinja leaves its traceback be: it knows its own line
         raise TemplateError(error.what, where=error.where or part.source, fix=error.fix) from None
     except RecursionError as error:
         raise TemplateError(
             "the template includes, imports or calls itself without end",
-            where=_template_frame(error, files) or part.source,
+            where=here(error),
             fix="Check the include, import and macro calls on that line.",
         ) from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as error:
         raise TemplateError(
             f"template failed: {error}",
-            where=_template_frame(error, files) or part.source,
+            where=here(error),
             fix="Check the expression on that line and the variables it uses.",
         ) from None
     return _split_marked(output, files)
