@@ -6,7 +6,6 @@ Exit codes: 0 success, 2 a mistake in the input (fixable by the user), 1 a broke
 from __future__ import annotations
 
 import json
-import re
 import signal
 import sys
 import traceback
@@ -18,19 +17,20 @@ import typer
 import typer.core
 
 from generator import __version__
-from generator.config import Config, load_config
-from generator.describe import describe_lines, program_lines
-from generator.durations import format_clock, format_clock_ms, format_seconds, parse_seconds
+from generator.base.durations import format_clock, format_clock_ms, format_seconds, parse_seconds
+from generator.base.text import counted, printable
+from generator.commands.describe import describe_lines, program_lines
+from generator.commands.library_page.page import write_library_page
+from generator.commands.player import play as play_file
+from generator.commands.scaffold import scaffold
+from generator.commands.timed_plan import plan_lines
+from generator.commands.validate import validate as check_files
 from generator.errors import SettingsError, StillpointError
-from generator.library import Library, user_scripts_dir
-from generator.library_page import write_library_page
-from generator.outputs import check_not_input
-from generator.plan import plan_lines
-from generator.player import play as play_file
-from generator.program import Program, load_program
-from generator.recipe import CONTROL_CHARS, Overrides
-from generator.scaffold import scaffold
-from generator.script import part_declarations
+from generator.markup.templating import part_declarations
+from generator.recipes.catalogue import Catalogue, user_scripts_dir
+from generator.recipes.config import Config, load_config
+from generator.recipes.overrides import Overrides
+from generator.recipes.program import Program, load_program
 from generator.session import (
     Choices,
     Prepared,
@@ -43,9 +43,9 @@ from generator.session import (
     render_program,
     target_seconds,
 )
-from generator.speech import ClipCache, default_cache_dir
-from generator.validate import validate as check_files
-from generator.voices import auto_voice, installed_engines, start_engine
+from generator.speech.cache import ClipCache, default_cache_dir
+from generator.speech.voices import auto_voice, installed_engines, start_engine
+from generator.writing.output_checks import check_not_input
 
 TIMER_SESSION = "timer"  # the built-in session behind `stillpoint timer`
 
@@ -73,12 +73,12 @@ class _ReportingGroup(typer.core.TyperGroup):
             raise typer.Exit(128 + signal.SIGTERM) from None
         except StillpointError as error:
             _traceback(ctx, error)
-            typer.echo(f"stillpoint: error: {_one_line(error.message())}", err=True)
+            typer.echo(f"stillpoint: error: {printable(error.message())}", err=True)
             raise typer.Exit(error.exit_code) from None
         except Exception as error:
             debug = _traceback(ctx, error)
             hint = "" if debug else "run with --debug for the traceback; "
-            what = _one_line(f"{type(error).__name__}: {error}")
+            what = printable(f"{type(error).__name__}: {error}")
             typer.echo(f"stillpoint: internal error: {what} ({hint}please report it)", err=True)
             raise typer.Exit(1) from None
 
@@ -91,28 +91,20 @@ def _traceback(ctx: Any, error: BaseException) -> bool:
     return debug
 
 
-def _one_line(text: str) -> str:
-    """The message on one line, control characters shown as escapes: a file name or a value
-    in it may carry an ESC, and the terminal must not obey it."""
-
-    def shown(match: re.Match[str]) -> str:
-        return " " if match[0] in "\n\r" else f"\\x{ord(match[0]):02x}"
-
-    return CONTROL_CHARS.sub(shown, text.replace("\t", " "))
-
-
 app = typer.Typer(
     cls=_ReportingGroup,
     help="Stillpoint: guided hip-release sessions as MP3 files, made offline.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 ScriptsOption = Annotated[
     list[Path] | None,
     typer.Option(
         "--scripts",
+        metavar="FOLDER",
         envvar="STILLPOINT_SCRIPTS",
         help="A folder of your own sessions/ and templates/; shadows built-ins of the same name.",
         show_default=False,
@@ -122,6 +114,7 @@ SetOption = Annotated[
     list[str] | None,
     typer.Option(
         "--set",
+        metavar="KEY=VALUE",
         help="Override a setting or template variable: --set breath=8s.",
         show_default=False,
     ),
@@ -130,6 +123,7 @@ MinutesOption = Annotated[
     float | None,
     typer.Option(
         "--minutes",
+        metavar="MINUTES",
         help="Total length of the file in minutes; stretchable pauses grow or shrink to meet it.",
         show_default=False,
     ),
@@ -138,6 +132,7 @@ BreathOption = Annotated[
     str | None,
     typer.Option(
         "--breath",
+        metavar="LENGTH",
         help="Your breath length, for holds and pauses in breaths (12s).",
         show_default=False,
     ),
@@ -145,28 +140,39 @@ BreathOption = Annotated[
 BellOption = Annotated[
     str | None,
     typer.Option(
-        "--bell", help="The bell a bare \\[bell] rings (bowl, chime, none).", show_default=False
+        "--bell",
+        metavar="BELL",
+        help="The bell a bare [bell] rings (bowl, chime, none).",
+        show_default=False,
     ),
 ]
 WarmupOption = Annotated[
     str | None,
-    typer.Option("--warmup", help="Silence before the first cue (10s).", show_default=False),
+    typer.Option(
+        "--warmup", metavar="LENGTH", help="Silence before the first cue (10s).", show_default=False
+    ),
 ]
 VoiceOption = Annotated[
     str | None,
     typer.Option(
-        help="A voice id from `stillpoint voices` (piper:joe, pyttsx3:gmw/en-us), or auto."
+        metavar="VOICE",
+        help="A voice id from `stillpoint voices` (piper:joe, pyttsx3:gmw/en-us), or auto.",
     ),
 ]
-RateOption = Annotated[int | None, typer.Option(help="Speaking rate in words per minute.")]
+RateOption = Annotated[
+    int | None, typer.Option(metavar="WPM", help="Speaking rate in words per minute.")
+]
 OutputOption = Annotated[
     Path | None,
-    typer.Option("-o", "--output", help="The MP3 to write [default: output/SESSION.mp3]."),
+    typer.Option(
+        "-o", "--output", metavar="FILE", help="The MP3 to write [default: output/SESSION.mp3]."
+    ),
 ]
 AmbienceOption = Annotated[
     str | None,
     typer.Option(
         "--ambience",
+        metavar="BED",
         help="A bed under the whole session: brown, pink, ocean, drone, a sound file, or off.",
         show_default=False,
     ),
@@ -174,17 +180,26 @@ AmbienceOption = Annotated[
 SkipOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--skip", help="Leave out a pose (--skip lizard); repeat for more.", show_default=False
+        "--skip",
+        metavar="PART",
+        help="Leave out a pose (--skip lizard); repeat for more.",
+        show_default=False,
     ),
 ]
 LevelOption = Annotated[
     str | None,
     typer.Option(
-        "--level", help="gentle, standard or deep: shorter or longer holds.", show_default=False
+        "--level",
+        metavar="LEVEL",
+        help="gentle, standard or deep: shorter or longer holds.",
+        show_default=False,
     ),
 ]
 Session = Annotated[
-    str, typer.Argument(help="A session name, or a path to a .toml recipe or .j2/.txt script.")
+    str,
+    typer.Argument(
+        metavar="SESSION", help="A session name, or a path to a .toml recipe or .j2/.txt script."
+    ),
 ]
 
 
@@ -212,12 +227,12 @@ def main_options(
     ctx.meta[DEBUG] = debug
 
 
-def _library(scripts: list[Path] | None) -> Library:
+def _catalogue(scripts: list[Path] | None) -> Catalogue:
     """--scripts folders, then the user's own scripts folder when it exists, then the built-ins."""
     folders = list(scripts or ())
     if user_scripts_dir().is_dir() and user_scripts_dir() not in folders:
         folders.append(user_scripts_dir())
-    return Library(tuple(folders))
+    return Catalogue(tuple(folders))
 
 
 def _overrides(pairs: list[str] | None, **options: str | int | None) -> Overrides:
@@ -246,12 +261,12 @@ def _warn(lines: tuple[str, ...]) -> None:
 @app.command("list")
 def list_sessions(scripts: ScriptsOption = None) -> None:
     """List the sessions you can render: name, estimated length, the range --minutes can reach."""
-    library = _library(scripts)
+    catalogue = _catalogue(scripts)
     config = load_config()
-    for name in library.sessions():
+    for name in catalogue.sessions():
         try:
-            prepared = prepare(name, library, defaults=config.settings)
-            shortest, usual, longest = estimated_lengths(prepared, library)
+            prepared = prepare(name, catalogue, defaults=config.settings)
+            shortest, usual, longest = estimated_lengths(prepared, catalogue)
             length = format_clock(float(usual))
             reach = (
                 f"{format_clock(float(shortest))}-{format_clock(float(longest))}"
@@ -262,10 +277,10 @@ def list_sessions(scripts: ScriptsOption = None) -> None:
         except StillpointError as error:
             length, reach, title = "  ?  ", "", f"(broken: {error.message()})"
         typer.echo(f"{name:<24} ~{length}  {reach:<15}  {title}")
-    for name, path in library.programs().items():
+    for name, path in catalogue.programs().items():
         try:
             program = load_program(path)
-            title = f"{program.title} ({len(program.days)} days)"
+            title = f"{program.title} ({counted(len(program.days), 'day')})"
         except StillpointError as error:
             title = f"(broken: {error.message()})"
         typer.echo(f"{name:<24}  program                 {title}")
@@ -290,7 +305,7 @@ def script(
 
     Makes no audio: speech lengths are estimated from the words, so rendered times differ a little.
     """
-    library = _library(scripts)
+    catalogue = _catalogue(scripts)
     overrides = _overrides(
         set_,
         voice=voice,
@@ -301,8 +316,8 @@ def script(
         level=level,
         ambience=ambience,
     )
-    prepared = prepare(session, library, overrides, skip or (), load_config().settings)
-    timeline = estimate(prepared, library, target_seconds(minutes))
+    prepared = prepare(session, catalogue, overrides, skip or (), load_config().settings)
+    timeline = estimate(prepared, catalogue, target_seconds(minutes))
     _warn(timeline.warnings)
     settings = prepared.settings
     typer.echo(
@@ -318,6 +333,7 @@ def render_command(
     session: Annotated[
         str | None,
         typer.Argument(
+            metavar="[SESSION]",
             help="A session or program name, or a path to a .toml recipe or .j2/.txt script.",
             show_default=False,
         ),
@@ -326,6 +342,7 @@ def render_command(
         Path | None,
         typer.Option(
             "--from",
+            metavar="FILE.mp3",
             help="Render again what made this MP3 (its recipe and settings are inside it).",
             show_default=False,
         ),
@@ -350,7 +367,7 @@ def render_command(
     --from FILE.mp3, renders that file again from the recipe and settings stored inside it
     (options given as well change those).
     """
-    library = _library(scripts)
+    catalogue = _catalogue(scripts)
     config = load_config()
     overrides = _overrides(
         set_,
@@ -367,21 +384,21 @@ def render_command(
             raise SettingsError(
                 "give a SESSION or --from FILE.mp3, not both", fix="Leave one of them out."
             )
-        _render_again(from_file, library, output, config, overrides, skip or (), minutes)
+        _render_again(from_file, catalogue, output, config, overrides, skip or (), minutes)
         return
     if session is None:
         raise SettingsError("no session given", fix="Give a SESSION (see `stillpoint list`).")
-    program = library.find_program(session)
+    program = catalogue.find_program(session)
     if program is not None:
         if minutes is not None:
             raise SettingsError(
                 "--minutes sets one file's length, not a program's",
                 fix="Give each day its minutes in the program file.",
             )
-        _render_program(load_program(program), library, output, config, overrides, skip or ())
+        _render_program(load_program(program), catalogue, output, config, overrides, skip or ())
         return
-    prepared = prepare(session, library, overrides, skip or (), config.settings)
-    _render(prepared, library, output or config.output / f"{prepared.recipe.name}.mp3", minutes)
+    prepared = prepare(session, catalogue, overrides, skip or (), config.settings)
+    _render(prepared, catalogue, output or config.output / f"{prepared.recipe.name}.mp3", minutes)
 
 
 @app.command()
@@ -396,25 +413,31 @@ def show(
 
     Given a program, lists its days with their sessions and the settings each day changes.
     """
-    library = _library(scripts)
+    catalogue = _catalogue(scripts)
     config = load_config()
-    program = library.find_program(session)
+    program = catalogue.find_program(session)
     if program is not None:
         for line in program_lines(load_program(program)):
             typer.echo(line)
         return
-    prepared = prepare(session, library, _overrides(set_, level=level), skip or (), config.settings)
-    declared = part_declarations(prepared.recipe, library.template_dirs)
+    prepared = prepare(
+        session, catalogue, _overrides(set_, level=level), skip or (), config.settings
+    )
+    declared = part_declarations(prepared.recipe, catalogue.template_dirs)
     for line in describe_lines(prepared.recipe, config.settings, declared):
         typer.echo(line)
 
 
 @app.command()
 def new(
-    name: Annotated[str, typer.Argument(help="The new session's name, like my-evening.")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="The new session's name, like my-evening.")
+    ],
     from_: Annotated[
         str | None,
-        typer.Option("--from", help="Copy this session (and its templates) to start from."),
+        typer.Option(
+            "--from", metavar="SESSION", help="Copy this session (and its templates) to start from."
+        ),
     ] = None,
     scripts: ScriptsOption = None,
 ) -> None:
@@ -424,7 +447,7 @@ def new(
     """
     folder = scripts[0] if scripts else user_scripts_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    written = scaffold(name, folder, _library([folder, *(scripts or [])]), from_)
+    written = scaffold(name, folder, _catalogue([folder, *(scripts or [])]), from_)
     for path in written:
         typer.echo(f"Wrote {path}")
     hint = f" --scripts {folder}" if scripts else ""
@@ -434,27 +457,36 @@ def new(
 @app.command()
 def validate(
     paths: Annotated[
-        list[Path], typer.Argument(help="Recipes, programs, templates, scripts or folders of them.")
+        list[Path],
+        typer.Argument(
+            metavar="PATH...", help="Recipes, programs, templates, scripts or folders of them."
+        ),
     ],
     scripts: ScriptsOption = None,
 ) -> None:
     """Check recipes, programs, templates and scripts; report every problem with its file:line."""
-    files, problems = check_files(paths, _library(scripts))
+    files, problems = check_files(paths, _catalogue(scripts))
     for problem in problems:
         typer.echo(f"{problem.message()}", err=True)
     if problems:
-        typer.echo(f"{len(problems)} problems in {len(files)} files", err=True)
+        typer.echo(
+            f"{counted(len(problems), 'problem')} in {counted(len(files), 'file')}", err=True
+        )
         raise typer.Exit(2)
-    typer.echo(f"{len(files)} files checked: no problems")
+    typer.echo(f"{counted(len(files), 'file')} checked: no problems")
 
 
 @app.command()
 def timer(
-    minutes: Annotated[float, typer.Option(help="Total length of the file in minutes.")] = 20,
+    minutes: Annotated[
+        float, typer.Option(metavar="MINUTES", help="Total length of the file in minutes.")
+    ] = 20,
     interval: Annotated[
         str | None,
         typer.Option(
-            help="A soft bell at this interval through the silence (5m).", show_default=False
+            metavar="LENGTH",
+            help="A soft bell at this interval through the silence (5m).",
+            show_default=False,
         ),
     ] = None,
     warmup: WarmupOption = None,
@@ -464,7 +496,7 @@ def timer(
     scripts: ScriptsOption = None,
 ) -> None:
     """Render an unguided timer: a bell, silence (with interval bells), a closing triple bell."""
-    library = _library(scripts)
+    catalogue = _catalogue(scripts)
     if interval is not None:
         try:
             parse_seconds(interval)
@@ -476,20 +508,22 @@ def timer(
         None, interval=interval or "", bell=bell, warmup=warmup, ambience=ambience
     )
     config = load_config()
-    prepared = prepare(TIMER_SESSION, library, overrides, (), config.settings)
-    _render(prepared, library, output or config.output / f"{prepared.recipe.name}.mp3", minutes)
+    prepared = prepare(TIMER_SESSION, catalogue, overrides, (), config.settings)
+    _render(prepared, catalogue, output or config.output / f"{prepared.recipe.name}.mp3", minutes)
 
 
-def _render(prepared: Prepared, library: Library, output: Path, minutes: float | None) -> None:
+def _render(prepared: Prepared, catalogue: Catalogue, output: Path, minutes: float | None) -> None:
     target = target_seconds(minutes)
     with _Progress() as progress:
-        result = render(prepared, library, output, ClipCache(default_cache_dir()), progress, target)
+        result = render(
+            prepared, catalogue, output, ClipCache(default_cache_dir()), progress, target
+        )
     _report(output, result)
 
 
 def _render_again(
     mp3: Path,
-    library: Library,
+    catalogue: Catalogue,
     output: Path | None,
     config: Config,
     overrides: Overrides,
@@ -502,13 +536,15 @@ def _render_again(
     target = target_seconds(minutes)
     with _Progress() as progress:
         cache = ClipCache(default_cache_dir())
-        result = render_from(mp3, library, choices, output, config.output, cache, progress, target)
+        result = render_from(
+            mp3, catalogue, choices, output, config.output, cache, progress, target
+        )
     _report(result.files[0], result)
 
 
 def _render_program(
     program: Program,
-    library: Library,
+    catalogue: Catalogue,
     output: Path | None,
     config: Config,
     overrides: Overrides,
@@ -518,18 +554,19 @@ def _render_program(
     choices = Choices(overrides, tuple(skip), config.settings)
     with _Progress() as progress:
         results = render_program(
-            program, library, folder, ClipCache(default_cache_dir()), choices, progress
+            program, catalogue, folder, ClipCache(default_cache_dir()), choices, progress
         )
     for result in results:
         _report(result.files[0], result)
-    typer.echo(f"Wrote {folder / program.name}.m3u8 ({len(results)} days)")
+    typer.echo(f"Wrote {folder / program.name}.m3u8 ({counted(len(results), 'day')})")
 
 
 def _report(output: Path, result: Rendered) -> None:
     _warn(result.timeline.warnings)
     typer.echo(
         f"Wrote {output} ({format_clock_ms(result.timeline.duration)}, "
-        f"{len(result.timeline.chapters)} chapters, {result.clips_made} new speech clips)"
+        f"{counted(len(result.timeline.chapters), 'chapter')}, "
+        f"{counted(result.clips_made, 'new speech clip')})"
     )
 
 
@@ -538,7 +575,9 @@ def library_command(
     folder: Annotated[
         Path | None,
         typer.Argument(
-            help="The folder of rendered sessions [default: output/].", show_default=False
+            metavar="[FOLDER]",
+            help="The folder of rendered sessions [default: output/].",
+            show_default=False,
         ),
     ] = None,
 ) -> None:
@@ -553,7 +592,7 @@ def library_command(
 
 @app.command()
 def play(
-    file: Annotated[Path, typer.Argument(help="A rendered session's MP3.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A rendered session's MP3.")],
 ) -> None:
     """Play a session in the terminal, showing each chapter as it starts (Ctrl-C stops).
 
@@ -564,7 +603,7 @@ def play(
 
 @app.command()
 def voices() -> None:
-    """List the voices for --voice and \\[voice]: engine, id, language; * marks the default (auto).
+    """List the voices for --voice and [voice]: engine, id, language; * marks the default (auto).
 
     A local piper model works too, by path: --voice piper:/path/to/voice.onnx.
     """
@@ -576,7 +615,10 @@ def voices() -> None:
         languages = ", ".join(info.languages)
         typer.echo(f"{mark} {info.engine:<8} {info.id:<36} {languages:<12} {info.name}")
     if "piper" not in installed_engines():
-        typer.echo("(the natural piper voice is not installed: pip install 'stillpoint[piper]')")
+        typer.echo(
+            "(the natural piper voice is not installed: `make demo` installs it, or "
+            "pip install 'PATH-TO-STILLPOINT[piper]')"
+        )
 
 
 class _Progress:

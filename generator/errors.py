@@ -7,7 +7,8 @@ so the CLI can print one line and choose the exit code without knowing the stage
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import difflib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -91,3 +92,10 @@ def located(where: Source | str | None) -> Iterator[None]:
             error.where = where
             error.args = (error.message(),)
         raise
+
+
+def closest(name: str, known: Iterable[str]) -> str:
+    """' Did you mean X?' for the known name nearest to a typo, or an empty string: the start of
+    a fix, so a misspelt setting, bell or pose names the right one."""
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" Did you mean {match[0]!r}?" if match else ""

@@ -15,8 +15,32 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from generator import __version__
-from generator.audio import SAMPLE_RATE, Samples
-from generator.clips import (
+from generator.base.durations import MAX_SECONDS
+from generator.base.samples import SAMPLE_RATE, Samples
+from generator.errors import (
+    MarkupError,
+    OutputError,
+    SettingsError,
+    Source,
+    StillpointError,
+    closest,
+    located,
+)
+from generator.files.atomic import staged
+from generator.files.ffmpeg import ffmpeg_path
+from generator.files.userfiles import display_path
+from generator.markup.cues import DEFAULT, Cue, VoiceChange, check_session, map_cues, scaled_holds
+from generator.markup.parser import parse_cues
+from generator.markup.templating import render_script
+from generator.recipes.catalogue import Catalogue
+from generator.recipes.config import setting_source
+from generator.recipes.overrides import Overrides, apply_overrides
+from generator.recipes.program import Program
+from generator.recipes.recipe import Recipe, load_recipe, without_poses
+from generator.recipes.settings import Settings
+from generator.sound.mastering import Mastered, PlanCache, master
+from generator.sound.mix import BLOCK_SECONDS, mix_blocks
+from generator.sound.sources import (
     EstimatedClips,
     RenderClips,
     ambience_asked,
@@ -25,53 +49,19 @@ from generator.clips import (
     check_bell_setting,
     music_used,
 )
-from generator.config import setting_source
-from generator.cover import cover_png
-from generator.cues import DEFAULT, Cue, VoiceChange, check_session, map_cues, scaled_holds
-from generator.durations import MAX_SECONDS
-from generator.errors import (
-    MarkupError,
-    OutputError,
-    SettingsError,
-    Source,
-    StillpointError,
-    located,
-)
-from generator.export import (
-    encode_mp3,
-    ffmpeg_path,
-    lrc,
-    prompt_sheet,
-    staged,
-    timeline_json,
-    webvtt,
-)
-from generator.fitting import TimelineAt, fit, length_range, seconds
-from generator.lexicon import Lexicon, load_lexicons
-from generator.library import Library
-from generator.markup import parse_cues
-from generator.master import Mastered, PlanCache, master
-from generator.mix import BLOCK_SECONDS, mix_blocks
-from generator.outputs import SIDECARS, check_output, session_inputs
-from generator.playlist import Entry, m3u8
-from generator.program import Program
-from generator.recipe import (
-    Overrides,
-    Recipe,
-    Settings,
-    apply_overrides,
-    display_path,
-    load_recipe,
-    without_poses,
-)
-from generator.record import laid_out, make_record
-from generator.record import read as read_record
-from generator.script import render_script
-from generator.speech import ClipCache
-from generator.tags import ChapterTag, FileTags, write_tags
-from generator.timeline import ClipSource, Timeline, build_timeline
-from generator.variables import closest
-from generator.voices import installed_engines, resolve_voice
+from generator.speech.cache import ClipCache
+from generator.speech.lexicon import Lexicon, load_lexicons
+from generator.speech.voices import installed_engines, resolve_voice
+from generator.timeline.events import ClipSource, Timeline
+from generator.timeline.fitting import TimelineAt, fit, length_range, seconds
+from generator.timeline.placement import build_timeline
+from generator.writing.cover import cover_png
+from generator.writing.export import sidecar_texts, write_session
+from generator.writing.output_checks import check_output, session_inputs
+from generator.writing.playlist import Entry, m3u8
+from generator.writing.provenance import laid_out, make_record
+from generator.writing.provenance import read as read_record
+from generator.writing.tags import ChapterTag, FileTags
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -100,7 +90,7 @@ class Rendered:
 
 def prepare(
     session: str,
-    library: Library,
+    catalogue: Catalogue,
     overrides: Overrides | None = None,
     skip: Sequence[str] = (),
     defaults: Mapping[str, object] | None = None,
@@ -113,9 +103,9 @@ def prepare(
     does not have is an error unless not ``strict_skip``).
     """
     chosen = overrides or Overrides()
-    recipe = load_recipe(library.find_session(session), defaults)
+    recipe = load_recipe(catalogue.find_session(session), defaults)
     recipe = without_poses(apply_overrides(recipe, chosen), skip, strict_skip)
-    script = render_script(recipe, library.template_dirs)
+    script = render_script(recipe, catalogue.template_dirs)
     known = (*Settings.names(), *sorted(script.variables))
     for key in chosen.values:
         if key not in known and key not in chosen.optional:
@@ -133,14 +123,14 @@ def prepare(
         return setting_source(name, recipe, chosen, defaults or {})
 
     # A typo in a setting is found before any audio is made, told where it was given.
-    check_bell_setting(settings.bell, library, given("bell"))
+    check_bell_setting(settings.bell, catalogue, given("bell"))
     ambience_asked(cues, settings.ambience, given("ambience"))
     if settings.cover:
         with located(given("cover")):
             _cover(recipe)  # a cover that is not a picture
     with located(given("voice")):
         recipe, cues = _with_voices(recipe, cues)
-    lexicons = load_lexicons(library.lexicon_files, installed_engines())
+    lexicons = load_lexicons(catalogue.lexicon_files, installed_engines())
     return Prepared(recipe, cues, lexicons, script.templates, tuple(skip))
 
 
@@ -183,26 +173,28 @@ def _timelines(prepared: Prepared, clips: ClipSource) -> TimelineAt:
     return timeline_at
 
 
-def estimate(prepared: Prepared, library: Library, target: Fraction | None = None) -> Timeline:
+def estimate(prepared: Prepared, catalogue: Catalogue, target: Fraction | None = None) -> Timeline:
     """The session's timeline with speech lengths estimated from word counts: no audio is made."""
-    timeline_at = _timelines(prepared, _estimated(prepared, library))
+    timeline_at = _timelines(prepared, _estimated(prepared, catalogue))
     return fit(timeline_at, target) if target is not None else timeline_at(Fraction(0))
 
 
-def estimated_lengths(prepared: Prepared, library: Library) -> tuple[Fraction, Fraction, Fraction]:
+def estimated_lengths(
+    prepared: Prepared, catalogue: Catalogue
+) -> tuple[Fraction, Fraction, Fraction]:
     """The shortest, usual and longest length of the session (estimated; --minutes' range)."""
-    timeline_at = _timelines(prepared, _estimated(prepared, library))
+    timeline_at = _timelines(prepared, _estimated(prepared, catalogue))
     shortest, longest = length_range(timeline_at)
     return shortest, seconds(timeline_at(Fraction(0))), longest
 
 
-def _estimated(prepared: Prepared, library: Library) -> EstimatedClips:
-    return EstimatedClips(bells_used(prepared.cues, prepared.settings.bell, library))
+def _estimated(prepared: Prepared, catalogue: Catalogue) -> EstimatedClips:
+    return EstimatedClips(bells_used(prepared.cues, prepared.settings.bell, catalogue))
 
 
 def render(
     prepared: Prepared,
-    library: Library,
+    catalogue: Catalogue,
     output: Path,
     cache: ClipCache,
     progress: Progress | None = None,
@@ -213,12 +205,12 @@ def render(
     report = progress or (lambda stage, done, total: None)
     if output.suffix.lower() != ".mp3":  # the sidecars take the same stem: x.json would collide
         raise OutputError(f"{output} does not end in .mp3", fix="Name the output like session.mp3.")
-    inputs = session_inputs(prepared.recipe, prepared.templates, prepared.cues, library)
+    inputs = session_inputs(prepared.recipe, prepared.templates, prepared.cues, catalogue)
     check_output(output, inputs)  # a folder, a file in the way, or an input: before any work
     ffmpeg_path()  # fail before minutes of work if the encoder is missing
     settings = prepared.settings
     clips = RenderClips(
-        bells_used(prepared.cues, settings.bell, library),
+        bells_used(prepared.cues, settings.bell, catalogue),
         prepared.lexicons,
         float(settings.volume),
         cache,
@@ -254,30 +246,17 @@ def _mastered_and_encoded(
     report("Measuring", 0, 1)
     mastered = master(timeline, clips.audio, PlanCache(clips.cache.root))
     report("Measuring", 1, 1)
-    contents = (
-        timeline_json(timeline, _loudness(mastered)),
-        webvtt(timeline),
-        lrc(timeline),
-        prompt_sheet(timeline, prepared.recipe.description),  # journaling only, else None
-    )
-    sidecars = {
-        suffix: text for suffix, text in zip(SIDECARS, contents, strict=True) if text is not None
-    }
-    files = (output, *(output.with_name(output.stem + suffix) for suffix in sidecars))
+    sidecars = sidecar_texts(timeline, _loudness(mastered), prepared.recipe.description)
     tags = _tags(prepared, timeline, album or Album(), target)
-    with staged(files) as (mp3, *texts):
-        blocks = len(range(0, timeline.length, SAMPLE_RATE * BLOCK_SECONDS))
+    blocks = len(range(0, timeline.length, SAMPLE_RATE * BLOCK_SECONDS))
 
-        def counted() -> Iterator[Samples]:
-            mixed = mix_blocks(timeline, mastered.audio, mastered.gain)
-            for index, block in enumerate(mixed, 1):
-                report("Encoding", index, blocks)
-                yield block
+    def counted() -> Iterator[Samples]:
+        mixed = mix_blocks(timeline, mastered.audio, mastered.gain)
+        for index, block in enumerate(mixed, 1):
+            report("Encoding", index, blocks)
+            yield block
 
-        encode_mp3(counted(), SAMPLE_RATE, mp3, timeline.channels)
-        write_tags(mp3, tags)
-        for path, text in zip(texts, sidecars.values(), strict=True):
-            path.write_text(text, encoding="utf-8")
+    files = write_session(output, counted(), timeline, tags, sidecars)
     return Rendered(timeline, files, clips.made)
 
 
@@ -345,7 +324,7 @@ def _cover(recipe: Recipe) -> bytes:
 
 def render_program(
     program: Program,
-    library: Library,
+    catalogue: Catalogue,
     folder: Path,
     cache: ClipCache,
     choices: Choices,
@@ -360,7 +339,7 @@ def render_program(
             day,
             prepare(
                 day.session,
-                library,
+                catalogue,
                 day.overrides.under(choices.overrides),
                 (*day.skip, *choices.skip),
                 choices.defaults,
@@ -374,7 +353,7 @@ def render_program(
     for day, prepared, target in days:
         album = Album(program.title, day.number, len(days), day.title)
         output = folder / f"{day.stem}.mp3"
-        results.append(render(prepared, library, output, cache, progress, target, album))
+        results.append(render(prepared, catalogue, output, cache, progress, target, album))
     entries = [
         Entry(f"{day.stem}.mp3", day.title or prepared.recipe.title, result.timeline.duration)
         for (day, prepared, _), result in zip(days, results, strict=True)
@@ -387,7 +366,7 @@ def render_program(
 
 def render_from(
     mp3: Path,
-    library: Library,
+    catalogue: Catalogue,
     choices: Choices,
     output: Path | None,
     folder: Path,
@@ -402,12 +381,12 @@ def render_from(
     """
     record = read_record(mp3)
     with laid_out(record) as recipe:
-        library = Library((recipe.parent.parent, *library.user_dirs))
+        catalogue = Catalogue((recipe.parent.parent, *catalogue.user_dirs))
         chosen = record.overrides.under(choices.overrides)
-        prepared = prepare(str(recipe), library, chosen, (*record.skip, *choices.skip))
+        prepared = prepare(str(recipe), catalogue, chosen, (*record.skip, *choices.skip))
         destination = output or folder / f"{record.name}.mp3"
         length = target if target is not None else record.target
-        return render(prepared, library, destination, cache, progress, length)
+        return render(prepared, catalogue, destination, cache, progress, length)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from generator.audio import SAMPLE_RATE, SILENCE_DB, db_to_gain
+from generator.base.samples import SAMPLE_RATE, SILENCE_DB, db_to_gain
 from generator.errors import Source
-from generator.script import ScriptLine
+from generator.markup.templating import ScriptLine
 
 
 @pytest.fixture(scope="session", autouse=True)

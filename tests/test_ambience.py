@@ -10,7 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from generator.ambience import (
+from generator.base.samples import SAMPLE_RATE, Samples, db_to_gain, frozen
+from generator.sound.ambience import (
     BED_LUFS,
     BEDS,
     CROSSFADE_SECONDS,
@@ -24,8 +25,7 @@ from generator.ambience import (
     looped,
     synthesise,
 )
-from generator.audio import SAMPLE_RATE, Samples, db_to_gain, frozen
-from generator.loudness import LoudnessMeter
+from generator.sound.loudness import LoudnessMeter
 
 RATE = SAMPLE_RATE
 Floats = npt.NDArray[np.float64]

@@ -3,15 +3,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator.audio import (
-    audible_span,
-    frozen,
-    load_sound,
-    read_wav,
-    resample,
-    trim_silence,
-    write_wav,
-)
+from generator.base.samples import audible_span, frozen, resample, trim_silence
+from generator.files.soundfiles import BELL, read_sound
+from generator.files.wav import read_wav, write_wav
 
 
 def tone(frequency: float, seconds: float, rate: int) -> np.ndarray:
@@ -64,5 +58,5 @@ def test_wav_round_trip_and_loading_resamples(tmp_path: Path) -> None:
     assert rate == 22_050
     assert samples.size == 11_025
     assert float(np.max(np.abs(samples))) == pytest.approx(0.5, abs=1e-3)
-    assert load_sound(path, 44_100).size == 22_050
+    assert read_sound(path, BELL, 44_100).size == 22_050
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind

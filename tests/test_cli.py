@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from generator import __version__, voices
+from generator import __version__
 from generator.cli import app
+from generator.speech import voices
 from tests.conftest import write
 
 runner = CliRunner()
@@ -123,7 +124,7 @@ def test_without_the_piper_extra_the_default_is_espeak(monkeypatch: pytest.Monke
     default = [line for line in result.output.splitlines() if line.startswith("*")]
     assert len(default) == 1
     assert "pyttsx3:gmw/en" in default[0]
-    assert "pip install 'stillpoint[piper]'" in result.output
+    assert "pip install 'PATH-TO-STILLPOINT[piper]'" in result.output
     refused = runner.invoke(app, ["script", "hip-release", "--voice", "piper:joe"])
     assert refused.exit_code == 1
     assert "the piper engine is not installed" in refused.output

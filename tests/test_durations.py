@@ -2,7 +2,7 @@ from fractions import Fraction
 
 import pytest
 
-from generator.durations import (
+from generator.base.durations import (
     Duration,
     format_clock,
     format_clock_ms,

@@ -5,10 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator.audio import frozen
+from generator.base.samples import frozen
 from generator.errors import EncodeError, OutputError, Source
-from generator.export import encode_mp3, lrc, prompt_sheet, staged, timeline_json, webvtt
-from generator.timeline import ChapterMark, Event, Timeline
+from generator.files.atomic import staged
+from generator.files.ffmpeg import encode_mp3
+from generator.timeline.events import ChapterMark, Event, Timeline
+from generator.writing.sidecar import timeline_document
+from generator.writing.transcripts import lrc, prompt_sheet, webvtt
 from tests.conftest import decode
 
 HERE = Source("s.j2", 3)
@@ -35,7 +38,7 @@ TIMELINE = Timeline(
 
 
 def test_timeline_json_follows_the_contract() -> None:
-    document = json.loads(timeline_json(TIMELINE))
+    document = json.loads(timeline_document(TIMELINE))
     assert document["title"] == "Test & <Title>"
     assert document["duration"] == 10.0
     assert document["sample_rate"] == 1000

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator.atomic import commit_all, remove_stale, temporary_beside, write_atomically
-from generator.audio import Samples, frozen
+from generator.base.samples import Samples, frozen
 from generator.errors import EncodeError
-from generator.export import encode_mp3
-from generator.voices import piper_installed
+from generator.files.atomic import commit_all, remove_stale, temporary_beside, write_atomically
+from generator.files.ffmpeg import encode_mp3
+from generator.speech.voices import piper_installed
 from tests.conftest import write
 
 STILLPOINT = Path(sys.executable).parent / "stillpoint"

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from generator.fitting import TOLERANCE, LengthError, fit, length_range, seconds
-from generator.markup import parse_cues
-from generator.recipe import Settings
-from generator.spoken import spoken_length
-from generator.timeline import Timeline, build_timeline
+from generator.markup.parser import parse_cues
+from generator.markup.wording import spoken_length
+from generator.recipes.settings import Settings
+from generator.timeline.events import Timeline
+from generator.timeline.fitting import TOLERANCE, LengthError, fit, length_range, seconds
+from generator.timeline.placement import build_timeline
 from tests.conftest import lines
 from tests.test_timeline import FakeClips
 

@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from generator import cli
-from generator.library import builtin_root
+from generator.recipes.catalogue import builtin_root
 
 runner = CliRunner()
 
@@ -455,7 +455,7 @@ def test_debug_adds_the_traceback_to_a_reported_error(work: Path) -> None:
     result = runner.invoke(cli.app, ["--debug", "script", "s.txt"])
     assert result.exit_code == 2
     assert result.stderr.startswith("Traceback (most recent call last):")
-    assert "generator/markup.py" in result.stderr  # where it was raised
+    assert "generator/markup/parser.py" in result.stderr  # where it was raised
     assert result.stderr.splitlines()[-1].startswith("stillpoint: error: s.txt:2: unknown direct")
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.clips import speech_request
 from generator.errors import LexiconError, Source
-from generator.lexicon import Lexicon, load_lexicons
-from generator.library import Library
+from generator.recipes.catalogue import Catalogue
+from generator.sound.sources import speech_request
+from generator.speech.lexicon import Lexicon, load_lexicons
 from tests.conftest import write
 
 
@@ -38,7 +38,7 @@ def test_the_request_carries_the_respelling_for_its_engine() -> None:
 
 
 def test_the_builtin_lexicon_reads_and_a_users_is_found(tmp_path: Path) -> None:
-    library = Library((tmp_path,))
+    library = Catalogue((tmp_path,))
     assert [path.name for path in library.lexicon_files] == ["lexicon.toml"]
     lexicons = load_lexicons(library.lexicon_files, ["pyttsx3", "piper"])
     assert "Bahdah" in lexicons["piper"].respell("Baddha Konasana")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from generator.errors import SessionNotFoundError
-from generator.library import Library, builtin_root
+from generator.recipes.catalogue import Catalogue, builtin_root
 from generator.session import estimate, prepare
 from tests.conftest import write
 
@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_the_built_in_library_has_sessions_templates_and_bells() -> None:
-    library = Library()
+    library = Catalogue()
     assert "hip-release" in library.sessions()
     assert {"bowl", "chime"} <= set(library.sounds())
     assert (builtin_root() / "scripts" / "templates" / "pose-hold.j2").is_file()
@@ -25,7 +25,7 @@ def test_user_files_shadow_built_ins_of_the_same_name(tmp_path: Path) -> None:
         'title = "Mine"\n[[part]]\ntemplate = "closing.j2"\n',
     )
     write(tmp_path / "templates" / "closing.j2", "My own closing.\n")
-    library = Library((tmp_path,))
+    library = Catalogue((tmp_path,))
     assert library.sessions()["hip-release"].is_relative_to(tmp_path)
     prepared = prepare("hip-release", library)
     assert prepared.recipe.title == "Mine"
@@ -34,12 +34,12 @@ def test_user_files_shadow_built_ins_of_the_same_name(tmp_path: Path) -> None:
 
 def test_a_user_template_changes_every_built_in_session_that_uses_it(tmp_path: Path) -> None:
     write(tmp_path / "templates" / "closing.j2", "[chapter Mine]\nGoodbye from me.\n")
-    prepared = prepare("hip-release", Library((tmp_path,)))
+    prepared = prepare("hip-release", Catalogue((tmp_path,)))
     assert any(getattr(cue, "text", "") == "Goodbye from me." for cue in prepared.cues)
 
 
 def test_sessions_are_found_by_name_or_path(tmp_path: Path) -> None:
-    library = Library()
+    library = Catalogue()
     script = write(tmp_path / "mine.txt", "Hello.\n")
     assert library.find_session(str(script)) == script
     with pytest.raises(SessionNotFoundError, match=r"no session named 'hip-relase'.*hip-release"):
@@ -47,11 +47,11 @@ def test_sessions_are_found_by_name_or_path(tmp_path: Path) -> None:
     with pytest.raises(SessionNotFoundError, match="no such file"):
         library.find_session(str(tmp_path / "absent.toml"))
     with pytest.raises(SessionNotFoundError, match="does not exist"):
-        Library((tmp_path / "nowhere",))
+        Catalogue((tmp_path / "nowhere",))
 
 
 def test_hip_release_is_the_full_practice_and_long_enough() -> None:
-    library = Library()
+    library = Catalogue()
     timeline = estimate(prepare("hip-release", library), library)
     titles = [mark.title for mark in timeline.chapters]
     assert titles == [
@@ -83,7 +83,7 @@ def test_an_installed_wheel_finds_its_library(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    (wheel,) = tmp_path.glob("stillpoint-*.whl")
+    (wheel,) = tmp_path.glob("stillpoint_sessions-*.whl")
     target = tmp_path / "installed"
     subprocess.run(
         [
@@ -100,7 +100,7 @@ def test_an_installed_wheel_finds_its_library(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    code = "from generator.library import builtin_root; print(builtin_root())"
+    code = "from generator.recipes.catalogue import builtin_root; print(builtin_root())"
     run = subprocess.run(
         [sys.executable, "-c", code],
         env={"PYTHONPATH": str(target)},

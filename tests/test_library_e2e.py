@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from generator.audio import SAMPLE_RATE
+from generator.base.samples import SAMPLE_RATE
 from generator.cli import app
-from generator.library import Library
-from generator.program import load_program
+from generator.recipes.catalogue import Catalogue
+from generator.recipes.program import load_program
 from tests.conftest import decode, rms_db
 
 runner = CliRunner()
@@ -34,7 +34,7 @@ def timeline(mp3: Path) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("name", sorted(Library().sessions()))
+@pytest.mark.parametrize("name", sorted(Catalogue().sessions()))
 def test_every_builtin_session_renders(name: str, tmp_path: Path) -> None:
     mp3 = tmp_path / f"{name}.mp3"
     render(name, "-o", str(mp3), *FAST, *SHORTER.get(name, []))
@@ -60,7 +60,7 @@ def test_every_builtin_session_renders(name: str, tmp_path: Path) -> None:
 def test_the_program_renders_every_day_and_a_playlist(tmp_path: Path) -> None:
     folder = tmp_path / "week"
     render("7-day-hip-release", "-o", str(folder), *FAST)
-    program = load_program(Library().programs()["7-day-hip-release"])
+    program = load_program(Catalogue().programs()["7-day-hip-release"])
     playlist = (folder / "7-day-hip-release.m3u8").read_text(encoding="utf-8").splitlines()
     files = [line for line in playlist if line and not line.startswith("#")]
     assert files == [f"{day.stem}.mp3" for day in program.days]

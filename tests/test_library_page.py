@@ -9,27 +9,25 @@ import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from generator import atomic
-from generator.audio import SAMPLE_RATE
-from generator.errors import OutputError, Source
-from generator.export import timeline_json, webvtt
-from generator.library_page import (
-    Chapter,
+from generator.base.samples import SAMPLE_RATE
+from generator.commands.library_page.page import (
     Group,
-    Line,
     Session,
     find_sessions,
     page_data,
     page_html,
-    read_sidecar,
     read_vtt,
     write_library_page,
 )
-from generator.timeline import ChapterMark, Event, Timeline
+from generator.errors import OutputError, Source
+from generator.files import atomic
+from generator.timeline.events import ChapterMark, Event, Timeline
+from generator.writing.sidecar import Chapter, Line, read_sidecar, timeline_document
+from generator.writing.transcripts import webvtt
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -78,7 +76,7 @@ def write_sidecars(
         for (name, start), end in zip(chapters, ends, strict=True)
     )
     timeline = Timeline(title, SAMPLE_RATE, at(seconds), events, marks)
-    mp3.with_suffix(".json").write_text(timeline_json(timeline), encoding="utf-8")
+    mp3.with_suffix(".json").write_text(timeline_document(timeline), encoding="utf-8")
     mp3.with_suffix(".vtt").write_text(webvtt(timeline), encoding="utf-8")
 
 
@@ -201,7 +199,7 @@ def test_an_empty_folder_says_how_to_render_a_session(tmp_path: Path) -> None:
     folder.mkdir()
     text = write_library_page(folder).read_text(encoding="utf-8")
     assert "No sessions yet" in text
-    assert html.escape(f"stillpoint render hip-release -o '{folder}/hip-release.mp3'") in text
+    assert f"stillpoint render hip-release -o '{folder}/hip-release.mp3'" in html.unescape(text)
     assert "<script" not in text
 
 
@@ -392,3 +390,30 @@ def test_titles_are_shown_as_text_never_as_html(page: Page) -> None:
     assert page.locator("b, img").count() == 0
     assert page.evaluate("window.hacked") is None
     assert page.locator("script").count() == 2
+
+
+def _groups_of(page: str) -> list[dict[str, Any]]:
+    """The groups in the page's data element, parsed as the page's script parses them."""
+    start = page.index('id="library-data">') + len('id="library-data">')
+    return list(json.loads(page[start : page.index("</script>", start)])["groups"])
+
+
+def test_a_title_that_looks_like_a_placeholder_stays_a_title(tmp_path: Path) -> None:
+    mp3 = touch(tmp_path / "morning.mp3")
+    write_sidecars(mp3, "Morning @SCRIPT@ @DATA@ {{ data }}", 60.0, [("One", 0.0)])
+    page = write_library_page(tmp_path).read_text(encoding="utf-8")
+    (group,) = _groups_of(page)
+    (session,) = group["sessions"]
+    assert session["title"] == "Morning @SCRIPT@ @DATA@ {{ data }}"
+    assert page.count('"use strict"') == 1  # the page's code once, not pasted into its data
+
+
+def test_a_folder_named_like_a_placeholder_lists_each_session_once(tmp_path: Path) -> None:
+    folder = tmp_path / "@BODY@ {{ folder }}"
+    touch(folder / "a.mp3")
+    touch(folder / "b.mp3")
+    page = write_library_page(folder).read_text(encoding="utf-8")
+    assert page.count('id="library-data"') == 1
+    (group,) = _groups_of(page)
+    assert [session["file"] for session in group["sessions"]] == ["a.mp3", "b.mp3"]
+    assert html.escape(str(folder)) in page  # shown as text, not read as the page's body

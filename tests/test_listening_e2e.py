@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from generator.audio import SAMPLE_RATE, active_rms
+from generator.base.samples import SAMPLE_RATE, active_rms
 from generator.cli import app
-from generator.cover import cover_png
-from generator.tags import read_chapters, read_cover, read_record
+from generator.writing.cover import cover_png
+from generator.writing.tags import read_chapters, read_cover, read_record
 from tests.conftest import decode, rms_db, write
 
 pytestmark = pytest.mark.e2e

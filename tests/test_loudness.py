@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from generator.audio import SAMPLE_RATE, Samples, db_to_gain, frozen
-from generator.loudness import (
+from generator.base.samples import SAMPLE_RATE, Samples, db_to_gain, frozen
+from generator.sound.loudness import (
     TRUE_PEAK_CEILING_DB,
     LoudnessMeter,
     gain_for,

@@ -4,7 +4,9 @@ from fractions import Fraction
 
 import pytest
 
-from generator.cues import (
+from generator.base.durations import Duration
+from generator.errors import MarkupError, Source
+from generator.markup.cues import (
     At,
     Bell,
     BellSchedule,
@@ -18,9 +20,7 @@ from generator.cues import (
     Window,
     scaled_holds,
 )
-from generator.durations import Duration
-from generator.errors import MarkupError, Source
-from generator.markup import parse_cues
+from generator.markup.parser import parse_cues
 from tests.conftest import lines
 
 

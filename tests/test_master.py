@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import generator.master as master_module
-from generator.audio import SAMPLE_RATE, frozen
+import generator.sound.mastering as master_module
+from generator.base.samples import SAMPLE_RATE, frozen
 from generator.errors import Source
-from generator.loudness import TRUE_PEAK_CEILING_DB, LoudnessMeter, true_peak
-from generator.master import (
+from generator.sound.loudness import TRUE_PEAK_CEILING_DB, LoudnessMeter, true_peak
+from generator.sound.mastering import (
     ENCODER_LOSS_DB,
     ENCODER_MARGIN_DB,
     WORDLESS_GAIN_DB,
@@ -19,8 +19,8 @@ from generator.master import (
     master,
     target_for,
 )
-from generator.mix import mix_blocks
-from generator.timeline import Event, Timeline
+from generator.sound.mix import mix_blocks
+from generator.timeline.events import Event, Timeline
 
 HERE = Source("t", 1)
 RNG = np.random.default_rng(7)

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from generator.audio import db_to_gain, frozen
+from generator.base.samples import db_to_gain, frozen
 from generator.errors import Source
-from generator.mix import BLOCK_SECONDS, LOOPS, SESSION_FADE, mix_blocks
-from generator.timeline import Event, Timeline
+from generator.sound.mix import BLOCK_SECONDS, LOOPS, SESSION_FADE, mix_blocks
+from generator.timeline.events import Event, Timeline
 
 RATE = 100
 HERE = Source("t", 1)

@@ -5,10 +5,10 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.breathing import parse_pattern
-from generator.durations import MAX_SECONDS, format_seconds, parse_duration
+from generator.base.durations import MAX_SECONDS, format_seconds, parse_duration
 from generator.errors import MarkupError
-from generator.markup import parse_cues
+from generator.markup.breathing import parse_pattern
+from generator.markup.parser import parse_cues
 from tests.conftest import lines
 
 relaxed = settings(deadline=None)  # on a shared, loaded machine slowness is not a failure

@@ -16,16 +16,18 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from generator.audio import SAMPLE_RATE, Samples, frozen
-from generator.breathing import ToneKind
+from generator.base.samples import SAMPLE_RATE, Samples, frozen
 from generator.cli import app
-from generator.library import Library
-from generator.markup import parse_cues
-from generator.mix import BLOCK_SECONDS, mix_blocks
-from generator.recipe import Overrides, Settings
+from generator.markup.breathing import ToneKind
+from generator.markup.parser import parse_cues
+from generator.recipes.catalogue import Catalogue
+from generator.recipes.overrides import Overrides
+from generator.recipes.settings import Settings
 from generator.session import prepare, render
-from generator.speech import ClipCache
-from generator.timeline import ClipRef, Timeline, ambience_id, build_timeline
+from generator.sound.mix import BLOCK_SECONDS, mix_blocks
+from generator.speech.cache import ClipCache
+from generator.timeline.events import ClipRef, Timeline, ambience_id
+from generator.timeline.placement import build_timeline
 from tests.conftest import lines, write
 
 ESPEAK = "pyttsx3:gmw/en-us"
@@ -162,10 +164,10 @@ def test_a_one_line_edit_synthesises_one_clip(
     write(script, SCRIPT.replace("Soften the jaw", "Soften the brow"))
     edited = runner.invoke(app, command)
     assert edited.exit_code == 0, edited.output
-    assert "1 new speech clips" in edited.output
+    assert "1 new speech clip)" in edited.output  # a count agrees with its noun
     # The pipeline says the same: one more edit, one clip; no edit, none.
     write(script, SCRIPT.replace("Rest here", "Stay here"))
-    prepared = prepare(str(script), Library(), Overrides({"voice": ESPEAK}))
+    prepared = prepare(str(script), Catalogue(), Overrides({"voice": ESPEAK}))
     cache = ClipCache(tmp_path / "cache")
-    assert render(prepared, Library(), tmp_path / "s.mp3", cache).clips_made == 1
-    assert render(prepared, Library(), tmp_path / "s.mp3", cache).clips_made == 0
+    assert render(prepared, Catalogue(), tmp_path / "s.mp3", cache).clips_made == 1
+    assert render(prepared, Catalogue(), tmp_path / "s.mp3", cache).clips_made == 0

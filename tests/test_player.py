@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from generator.commands.player import NoAudioDevice, PlaybackError, audio_output, play
 from generator.errors import OutputError
-from generator.player import NoAudioDevice, PlaybackError, audio_output, play
 from tests.test_library_page import make_mp3, write_sidecars
 
 # Records its arguments and pid, says what FAKE_SAY holds on stderr, plays for FAKE_SECONDS.
@@ -159,7 +159,7 @@ def test_without_ffplay_the_file_is_pointed_to(
 def test_ctrl_c_stops_ffplay(fake_ffplay: Path, session_mp3: Path) -> None:
     """A real SIGINT to a real process playing: it says where it stopped and ffplay is gone."""
     code = (
-        "import sys; from pathlib import Path; from generator.player import play;"
+        "import sys; from pathlib import Path; from generator.commands.player import play;"
         "play(Path(sys.argv[1]), lambda line: print(line, flush=True))"
     )
     env = {**os.environ, "FAKE_SECONDS": "30"}

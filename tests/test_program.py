@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from generator.errors import RecipeError
-from generator.playlist import Entry, m3u8
-from generator.program import is_program, load_program
+from generator.recipes.program import is_program, load_program
+from generator.writing.playlist import Entry, m3u8
 from tests.conftest import write
 
 PROGRAM = """title = "Three Days"

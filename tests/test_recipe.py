@@ -4,7 +4,9 @@ from pathlib import Path
 import pytest
 
 from generator.errors import RecipeError, SettingsError
-from generator.recipe import Overrides, Settings, apply_overrides, load_recipe, parse_value
+from generator.recipes.overrides import Overrides, apply_overrides, parse_value
+from generator.recipes.recipe import load_recipe
+from generator.recipes.settings import Settings
 from tests.conftest import write
 
 RECIPE = """\

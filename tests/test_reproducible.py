@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.voices import piper_installed, start_engine
+from generator.speech.voices import piper_installed, start_engine
 from tests.conftest import write
 from tests.test_faults import ESPEAK, start
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from generator import sandbox
 from generator.cli import app
 from generator.errors import TemplateError
-from generator.recipe import load_recipe
-from generator.script import render_script
+from generator.markup import sandbox
+from generator.markup.templating import render_script
+from generator.recipes.recipe import load_recipe
 from tests.conftest import write
 
 runner = CliRunner()

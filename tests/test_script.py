@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from generator.errors import TemplateError
-from generator.recipe import load_recipe
-from generator.script import Script, render_script
+from generator.markup.templating import Script, render_script
+from generator.recipes.recipe import load_recipe
 from tests.conftest import write
 
 

@@ -5,12 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator.audio import SAMPLE_RATE, db_to_gain, frozen, write_wav
-from generator.clips import BELL_PEAK_LIMIT_DB, BELL_RMS_DB, bells_used
+from generator.base.samples import SAMPLE_RATE, db_to_gain, frozen
 from generator.errors import MarkupError
-from generator.library import Library
-from generator.recipe import Overrides
+from generator.files.wav import write_wav
+from generator.recipes.catalogue import Catalogue
+from generator.recipes.overrides import Overrides
 from generator.session import estimate, prepare
+from generator.sound.sources import BELL_PEAK_LIMIT_DB, BELL_RMS_DB, bells_used
 from tests.conftest import rms_db, write
 
 
@@ -20,7 +21,7 @@ def test_bells_are_levelled_by_energy_and_never_peak_high(tmp_path: Path) -> Non
     (tmp_path / "sounds").mkdir()
     write_wav(tmp_path / "sounds" / "click.wav", frozen(click), SAMPLE_RATE)
     write(tmp_path / "s.txt", "[bell bowl]\n[bell chime]\n[bell click]\n[bell]\n")
-    library = Library((tmp_path,))
+    library = Catalogue((tmp_path,))
     prepared = prepare(str(tmp_path / "s.txt"), library)
     bells = bells_used(prepared.cues, prepared.settings.bell, library)
     assert set(bells) == {"bowl", "chime", "click"}  # a bare [bell] is the default, the bowl
@@ -32,7 +33,7 @@ def test_bells_are_levelled_by_energy_and_never_peak_high(tmp_path: Path) -> Non
 
 def test_the_default_bell_follows_the_setting(tmp_path: Path) -> None:
     path = write(tmp_path / "s.j2", "[bell]\n[pause 1m every 20s]\n")
-    library = Library()
+    library = Catalogue()
 
     def rung(session: Path, **overrides: str) -> list[str]:
         chosen = Overrides.from_pairs(overrides)
@@ -47,7 +48,7 @@ def test_the_default_bell_follows_the_setting(tmp_path: Path) -> None:
 
 def test_an_unknown_bell_names_its_line(tmp_path: Path) -> None:
     path = write(tmp_path / "s.txt", "Hello.\n[bell gong]\n")
-    library = Library()
+    library = Catalogue()
     prepared = prepare(str(path), library)
     with pytest.raises(MarkupError, match="unknown bell 'gong'") as caught:
         bells_used(prepared.cues, prepared.settings.bell, library)

@@ -10,11 +10,11 @@ from fractions import Fraction
 
 import pytest
 
-from generator.library import Library
+from generator.recipes.catalogue import Catalogue
 from generator.session import estimate, estimated_lengths, prepare
-from generator.timeline import Timeline
+from generator.timeline.events import Timeline
 
-LIBRARY = Library()
+LIBRARY = Catalogue()
 MINUTE = 60
 
 

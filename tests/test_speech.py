@@ -5,10 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator.audio import SAMPLE_RATE, audible_span
+from generator.base.samples import SAMPLE_RATE, audible_span
 from generator.errors import SettingsError
-from generator.speech import ClipCache, SpeechRequest, synthesize_all
-from generator.voices import resolve_voice, start_engine
+from generator.speech.cache import ClipCache, SpeechRequest
+from generator.speech.synthesis import synthesize_all
+from generator.speech.voices import resolve_voice, start_engine
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from fractions import Fraction
 
 import pytest
 
-from generator.breathing import SIGH, parse_pattern
-from generator.spoken import number_words, spoken_length
+from generator.markup.breathing import SIGH, parse_pattern
+from generator.markup.wording import number_words, spoken_length
 
 
 @pytest.mark.parametrize(

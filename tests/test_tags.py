@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from mutagen.id3 import ID3, CTOCFlags
 
-from generator.cover import cover_png
-from generator.tags import ChapterTag, FileTags, read_chapters, read_record, write_tags
+from generator.writing.cover import cover_png
+from generator.writing.tags import ChapterTag, FileTags, read_chapters, read_record, write_tags
 
 
 @pytest.fixture

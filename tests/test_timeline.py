@@ -2,11 +2,12 @@
 
 from fractions import Fraction
 
-from generator.breathing import ToneKind
-from generator.cues import Cue
-from generator.markup import parse_cues
-from generator.recipe import Settings
-from generator.timeline import LEAD_IN, TAIL, ClipRef, Timeline, build_timeline
+from generator.markup.breathing import ToneKind
+from generator.markup.cues import Cue
+from generator.markup.parser import parse_cues
+from generator.recipes.settings import Settings
+from generator.timeline.events import ClipRef, Timeline
+from generator.timeline.placement import LEAD_IN, TAIL, build_timeline
 from tests.conftest import lines
 
 RATE = 1000  # one sample a millisecond keeps the arithmetic readable

@@ -8,9 +8,10 @@ from fractions import Fraction
 import pytest
 
 from generator.errors import MarkupError
-from generator.markup import parse_cues
-from generator.recipe import Settings
-from generator.timeline import LEAD_IN, STRIKE_SPACING, TAIL, Event, Timeline, build_timeline
+from generator.markup.parser import parse_cues
+from generator.recipes.settings import Settings
+from generator.timeline.events import Event, Timeline
+from generator.timeline.placement import LEAD_IN, STRIKE_SPACING, TAIL, build_timeline
 from tests.conftest import lines
 from tests.test_timeline import RATE, FakeClips, place
 

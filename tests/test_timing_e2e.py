@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
-from generator.spoken import spoken_length
+from generator.markup.wording import spoken_length
 from tests.conftest import check_audio_matches_timeline, decode, heard_at, rms_db, write
 
 pytestmark = pytest.mark.e2e

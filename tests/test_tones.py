@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from generator.audio import db_to_gain
-from generator.tones import HIGH_HZ, LOW_HZ, TONE_PEAK_DB, breath_tone
+from generator.base.samples import db_to_gain
+from generator.sound.tones import HIGH_HZ, LOW_HZ, TONE_PEAK_DB, breath_tone
 
 RATE = 44_100
 

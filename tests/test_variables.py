@@ -2,8 +2,8 @@
 
 import pytest
 
-from generator.errors import TemplateError
-from generator.variables import closest, defaults, read_declarations
+from generator.errors import TemplateError, closest
+from generator.markup.variables import defaults, read_declarations
 
 HEADER = """{#- Pose hold: one pose held on each side.
     Free description lines are ignored.

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator.audio import trim_silence
+from generator.base.samples import trim_silence
 from generator.errors import EnvironmentProblem, SettingsError
-from generator.voices import (
+from generator.speech.voices import (
     LENGTH_SCALE_RANGE,
     PIPER_SENTENCE_PAUSE,
     PiperEngine,
@@ -111,9 +111,9 @@ def test_piper_joins_sentences_with_a_pause(rate: int) -> None:
 
 
 def test_the_piper_engine_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    from generator import voices
+    from generator.speech import voices
 
     monkeypatch.setattr(voices, "piper_installed", lambda: False)
-    with pytest.raises(EnvironmentProblem, match=r"pip install 'stillpoint\[piper\]'"):
+    with pytest.raises(EnvironmentProblem, match=r"pip install 'PATH-TO-STILLPOINT\[piper\]'"):
         resolve_voice("piper:joe")
     assert resolve_voice("auto").startswith("pyttsx3:")

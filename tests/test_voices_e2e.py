@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
-from generator.speech import ClipCache, SpeechRequest, default_cache_dir
+from generator.speech.cache import ClipCache, SpeechRequest, default_cache_dir
 from tests.conftest import check_audio_matches_timeline, write
 
 pytestmark = pytest.mark.e2e

@@ -33,15 +33,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from generator.audio import SAMPLE_RATE, Samples
-from generator.clips import EstimatedClips, bells_used, speech_request
-from generator.export import MP3_BITRATE
-from generator.lexicon import Lexicon
-from generator.library import Library
-from generator.recipe import Overrides
+from generator.base.samples import SAMPLE_RATE, Samples
+from generator.files.ffmpeg import MP3_BITRATE
+from generator.recipes.catalogue import Catalogue
+from generator.recipes.overrides import Overrides
 from generator.session import prepare
-from generator.speech import ClipCache, SpeechRequest, synthesize_all
-from generator.timeline import ClipRef, build_timeline
+from generator.sound.sources import EstimatedClips, bells_used, speech_request
+from generator.speech.cache import ClipCache, SpeechRequest
+from generator.speech.lexicon import Lexicon
+from generator.speech.synthesis import synthesize_all
+from generator.timeline.events import ClipRef
+from generator.timeline.placement import build_timeline
 
 MINUTES = 60
 LONG_MINUTES = 180  # the same script stretched: same clips, so memory compares fairly
@@ -203,7 +205,7 @@ class _Requests(EstimatedClips):
 
 def speech_requests(source: Path, voice: str) -> list[SpeechRequest]:
     """The distinct clips a render of source in voice would synthesise."""
-    library = Library()
+    library = Catalogue()
     prepared = prepare(str(source), library, Overrides({"voice": voice}))
     clips = _Requests(bells_used(prepared.cues, prepared.settings.bell, library), prepared.lexicons)
     build_timeline("bench", prepared.cues, prepared.settings, clips, SAMPLE_RATE)

@@ -22,8 +22,8 @@ import time
 import numpy as np
 from pocketsphinx import Decoder
 
-from generator.audio import Samples, frozen, resample, trim_silence
-from generator.voices import PiperEngine, installed_engines, start_engine
+from generator.base.samples import Samples, frozen, resample, trim_silence
+from generator.speech.voices import PiperEngine, installed_engines, start_engine
 
 RATE = 145
 SENTENCES = [

@@ -13,8 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from generator.ambience import BEDS, bed_block, bed_loop, duck_gain, fade_gain, load_bed, looped
-from generator.audio import SAMPLE_RATE, write_wav
+from generator.base.samples import SAMPLE_RATE
+from generator.files.wav import write_wav
+from generator.sound.ambience import (
+    BEDS,
+    bed_block,
+    bed_loop,
+    duck_gain,
+    fade_gain,
+    load_bed,
+    looped,
+)
 
 
 def main() -> None:

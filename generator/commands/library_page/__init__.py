@@ -1,0 +1,1 @@
+"""`stillpoint library`: the offline page (``page.py`` and its template, style and script)."""

@@ -1,0 +1,195 @@
+"""`stillpoint validate`: check recipes, programs, templates and scripts; report every problem.
+
+Each file is checked as far as its problems allow: a recipe whose TOML does not parse stops
+there, but every part of a readable recipe is rendered, and every markup line of every part is
+parsed, so one run lists all that needs fixing, each with its file:line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from generator.errors import MarkupError, Source, StillpointError, TemplateError
+from generator.files.userfiles import display_path
+from generator.markup.parser import parse_cues
+from generator.markup.templating import render_script
+from generator.markup.variables import GLOBALS, read_declarations
+from generator.recipes.catalogue import LEXICON, SCRIPT_SUFFIXES, Catalogue
+from generator.recipes.program import is_program, load_program
+from generator.recipes.recipe import Recipe, load_recipe
+from generator.session import prepare
+from generator.speech.lexicon import load_lexicons
+from generator.speech.voices import ENGINES
+
+SCRIPT_FOLDERS = ("sessions", "templates", "programs")  # the subfolders of a scripts folder
+
+
+def files_to_check(paths: Iterable[Path]) -> list[Path]:
+    """The files named, and every script file inside the folders named, in a stable order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix in SCRIPT_SUFFIXES)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise StillpointError(f"no such file or folder: {path}", fix="Check the path.")
+    return list(dict.fromkeys(found))
+
+
+def validate(
+    paths: Sequence[Path], catalogue: Catalogue
+) -> tuple[list[Path], list[StillpointError]]:
+    """The files checked and every problem found in them."""
+    files = files_to_check(paths)
+    named = {path.resolve() for path in paths if path.is_file()}
+    problems: list[StillpointError] = []
+    for path in files:
+        if path.resolve() not in named and _links_outside(path, _library_for(path, catalogue)):
+            problems.append(_outside(path))  # render refuses it too: never read it here
+            continue
+        problems += _check(path, _library_for(path, catalogue))
+    unique = {problem.message(): problem for problem in problems}  # a line in a loop: once
+    return files, list(unique.values())
+
+
+def _links_outside(path: Path, catalogue: Catalogue) -> bool:
+    """A template found in a folder that is a link to a file outside the scripts folders."""
+    if path.suffix != ".j2" or not path.is_symlink():
+        return False
+    inside = (path.parent, *catalogue.template_dirs)
+    return not any(path.resolve().is_relative_to(folder.resolve()) for folder in inside)
+
+
+def _outside(path: Path) -> TemplateError:
+    return TemplateError(
+        f"a link to {path.resolve()}, outside the scripts folders",
+        where=display_path(path),
+        fix="Copy the file into the templates folder instead of linking to it.",
+    )
+
+
+def _library_for(path: Path, catalogue: Catalogue) -> Catalogue:
+    """A file inside someone's scripts folder sees that folder's templates, as --scripts would."""
+    root = path.resolve().parent
+    while root != root.parent:
+        if root.name in SCRIPT_FOLDERS:
+            scripts = root.parent
+            if scripts not in catalogue.user_dirs and (scripts / "templates").is_dir():
+                return Catalogue((scripts, *catalogue.user_dirs))
+            break
+        root = root.parent
+    return catalogue
+
+
+def _check(path: Path, catalogue: Catalogue) -> list[StillpointError]:
+    problems: list[StillpointError] = []
+    try:  # each check yields what it finds and may end on a problem it cannot go past
+        problems.extend(_checks_of(path, catalogue))
+    except StillpointError as problem:
+        problems.append(problem)
+    return problems
+
+
+def _checks_of(path: Path, catalogue: Catalogue) -> Iterator[StillpointError]:
+    if path.name == LEXICON:
+        load_lexicons([path], tuple(ENGINES))
+    elif path.suffix == ".j2":
+        yield from _check_template(path, catalogue)
+    elif is_program(path):
+        yield from _check_program(path, catalogue)
+    elif path.suffix == ".toml":
+        yield from _check_recipe(load_recipe(path), catalogue)
+    else:
+        yield from _check_markup(load_recipe(path), catalogue)
+
+
+def _check_recipe(recipe: Recipe, catalogue: Catalogue) -> Iterator[StillpointError]:
+    """Every part rendered on its own, every markup line parsed, the parts' timing built."""
+    for part in recipe.parts:
+        try:
+            yield from _check_markup(replace(recipe, parts=(part,)), catalogue)
+        except StillpointError as problem:
+            yield problem
+
+
+def _check_markup(recipe: Recipe, catalogue: Catalogue) -> Iterator[StillpointError]:
+    script = render_script(recipe, catalogue.template_dirs)
+    problems: list[MarkupError] = []
+    parse_cues(script.lines, problems)
+    yield from problems
+
+
+def _check_program(path: Path, catalogue: Catalogue) -> Iterator[StillpointError]:
+    program = load_program(path)
+    for day in program.days:
+        try:
+            prepare(day.session, catalogue, day.overrides, day.skip, strict_skip=False)
+        except StillpointError as problem:
+            yield _told_at_day(problem, day.source)
+
+
+def _told_at_day(problem: StillpointError, source: Source) -> StillpointError:
+    """A problem found while checking a program's day, told at the day's line."""
+    if problem.where is None:
+        return type(problem)(problem.what, where=source, fix=problem.fix)
+    return type(problem)(f"{problem.what} (day at {source})", where=problem.where, fix=problem.fix)
+
+
+def _check_template(path: Path, catalogue: Catalogue) -> Iterator[StillpointError]:
+    """Its header, its Jinja syntax, variables read but not declared, and, when it needs no
+    variables, its markup rendered with the declared defaults."""
+    where = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        yield TemplateError(f"cannot read: {error}", where=where, fix="Save it as UTF-8 text.")
+        return
+    declared = read_declarations(text, where)
+    env = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)  # only parses here
+    try:
+        tree = env.parse(text, filename=str(path))
+    except jinja2.TemplateSyntaxError as error:
+        yield TemplateError(
+            f"template syntax error: {error.message}",
+            where=Source(where, error.lineno),
+            fix="Check the {% %} and {{ }} tags on that line.",
+        )
+        return
+    names = {variable.name for variable in declared}
+    if declared or not _only_macros(tree):
+        for name in sorted(meta.find_undeclared_variables(tree) - names - set(GLOBALS)):
+            yield TemplateError(
+                f"the template reads {name!r} but its header does not declare it",
+                where=Source(where, _line_of(text, name)),
+                fix=f"Add a line  var {name} = DEFAULT: what it means  to the header comment.",
+            )
+    if path.parent.name != "poses" and all(not variable.required for variable in declared):
+        yield from _check_markup(load_recipe(path), catalogue)
+
+
+def _only_macros(tree: jinja2.nodes.Template) -> bool:
+    """A macro library (poses/*.j2) defines macros and sets names; it renders nothing itself."""
+    return all(
+        isinstance(node, jinja2.nodes.Macro | jinja2.nodes.Assign) or _blank(node)
+        for node in tree.body
+    )
+
+
+def _blank(node: jinja2.nodes.Node) -> bool:
+    return isinstance(node, jinja2.nodes.Output) and all(
+        isinstance(item, jinja2.nodes.TemplateData) and not item.data.strip() for item in node.nodes
+    )
+
+
+def _line_of(text: str, name: str) -> int:
+    for number, line in enumerate(text.splitlines(), 1):
+        if name in line and ("{{" in line or "{%" in line):
+            return number
+    return 1

@@ -1,0 +1,311 @@
+"""The ffmpeg programs, and every call Stillpoint makes to them: flags, time-outs and errors.
+
+- ``encode_mp3``: the mix streamed into ffmpeg/libmp3lame (a writer thread feeds it).
+- ``probe``: ffprobe reads a file's headers: its length and first audio stream.
+- ``decode``: a sound file in any format ffmpeg knows, through pydub, as mono float samples.
+- ``start_ffplay``: ffplay plays a file in the terminal (``stillpoint play``).
+
+ffmpeg runs in its own session, so a Ctrl-C in the terminal reaches only Stillpoint, which stops
+it, rather than killing ffmpeg first and having an interrupt reported as an encoder failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from generator.base.samples import Samples, frozen, to_pcm16
+from generator.errors import EncodeError, EnvironmentProblem
+
+MP3_BITRATE = "96k"  # constant bitrate: players seek accurately in CBR files (chapters need it)
+FEED_BLOCKS = 2  # mixed blocks waiting for ffmpeg: enough to keep both busy, little memory
+CHUNK_SECONDS = 120  # a long sound file is decoded this much at a time (see decode)
+PROBE_TIMEOUT = 20.0  # seconds for ffprobe to read a file's headers (it takes milliseconds)
+_INSTALL = "Install it: sudo apt-get install ffmpeg"
+
+
+def ffmpeg_path() -> str:
+    """The ffmpeg program; EnvironmentProblem when it is not installed."""
+    return _program("ffmpeg")
+
+
+def ffplay_path() -> str | None:
+    """The ffplay program (ffmpeg's player), or None: some builds leave it out."""
+    return shutil.which("ffplay")
+
+
+def _program(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise EnvironmentProblem(f"{name} is not installed", fix=_INSTALL)
+    return found
+
+
+# --- encoding ------------------------------------------------------------------------------
+
+
+def encode_mp3(blocks: Iterable[Samples], sample_rate: int, path: Path, channels: int = 1) -> None:
+    """Stream float blocks (mono, or interleaved stereo) through ffmpeg/libmp3lame into path.
+
+    The blocks go to ffmpeg from a writer thread, through a queue of FEED_BLOCKS, so the caller
+    computes the next blocks (on one core) while ffmpeg encodes the last ones (on another).
+    No tags: ``writing/tags.py`` writes them afterwards (ffmpeg would also stamp its version).
+    """
+    command = [
+        ffmpeg_path(), "-hide_banner", "-loglevel", "error",
+        "-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels), "-i", "pipe:0",
+        "-codec:a", "libmp3lame", "-b:a", MP3_BITRATE, "-id3v2_version", "0",
+        "-write_id3v1", "0", "-map_metadata", "-1", "-f", "mp3", "-y", str(path),
+    ]  # fmt: skip
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,
+        )
+        try:
+            complete = _feed(process, blocks)
+        except BaseException:  # an error in the mix, Ctrl-C, SIGTERM: ffmpeg stops with us
+            process.kill()
+            process.wait()
+            raise
+        code = process.wait()
+        if code != 0 or not complete:
+            errors.seek(0)
+            raise _encode_error(code, errors.read().decode(errors="replace"))
+
+
+def _feed(process: subprocess.Popen[bytes], blocks: Iterable[Samples]) -> bool:
+    """Hand every block to the writer thread; False if ffmpeg stopped reading (it failed)."""
+    pipe: IO[bytes] | None = process.stdin
+    if pipe is None:  # pragma: no cover - Popen with stdin=PIPE always has one
+        raise EncodeError("ffmpeg has no input pipe")
+    writer = _PipeWriter(pipe)
+    try:
+        for block in blocks:
+            if writer.broken:  # ffmpeg exited: its stderr says why, more blocks would not help
+                break
+            writer.put(to_pcm16(block))
+    except BaseException:
+        process.kill()  # a write blocked on a full pipe fails at once, so the thread can end
+        writer.abort()
+        raise
+    writer.close()
+    return not writer.broken
+
+
+class _PipeWriter:
+    """Writes byte blocks to a pipe on its own thread, which never outlives ``close``."""
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        self._pipe = pipe
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=FEED_BLOCKS)
+        self.broken = False
+        self._thread = threading.Thread(target=self._run, name="ffmpeg-input", daemon=True)
+        self._thread.start()
+
+    def put(self, data: bytes) -> None:
+        self._queue.put(data)
+
+    def close(self) -> None:
+        """Send the end of input (ffmpeg then finishes the file) and wait for the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def abort(self) -> None:
+        """Drop the blocks not yet written and end the thread (its reader is gone)."""
+        self.broken = True
+        with contextlib.suppress(queue.Empty):
+            while True:  # only the caller puts: once drained, the end mark fits at once
+                self._queue.get_nowait()
+        self.close()
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self.broken:
+                continue  # keep taking blocks, so the caller never waits on a full queue
+            try:
+                self._pipe.write(data)
+            except OSError:  # BrokenPipeError: ffmpeg exited
+                self.broken = True
+        with contextlib.suppress(OSError):
+            self._pipe.close()
+
+
+def _encode_error(code: int, stderr: str) -> EncodeError:
+    """ffmpeg's own last line of error text (and the signal that killed it, if one did)."""
+    if code < 0:
+        try:
+            how = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"killed by signal {-code}"
+    else:
+        how = f"exit {code}"
+    return EncodeError(
+        f"ffmpeg failed to encode the MP3 ({how}): {last_line(stderr) or 'no message'}",
+        fix="Check the ffmpeg install (ffmpeg -codecs | grep mp3) and the free disk space.",
+    )
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line of a program's error text: the one that says why."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What ffprobe reads from a file's headers."""
+
+    seconds: float | None  # the container's length; None when it does not say
+    codec: str  # the first audio stream's codec; empty when there is none
+    channels: int
+    sample_rate: int
+
+
+class ProbeError(Exception):
+    """ffprobe could not read the file; the message is its own last line."""
+
+
+def probe(path: Path) -> Probe:
+    """The file's length and first audio stream, read by ffprobe within PROBE_TIMEOUT."""
+    command = [
+        _program("ffprobe"), "-v", "error", "-show_entries",
+        "format=duration:stream=codec_type,codec_name,channels,sample_rate",
+        "-of", "json", str(path),
+    ]  # fmt: skip
+    try:
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            timeout=PROBE_TIMEOUT,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        raise ProbeError(f"ffprobe took over {PROBE_TIMEOUT:g} s to read it") from None
+    if result.returncode != 0:
+        said = last_line(result.stderr.decode(errors="replace"))
+        raise ProbeError(said or f"ffprobe exit {result.returncode}")
+    try:
+        document: dict[str, Any] = json.loads(result.stdout)
+    except ValueError:
+        raise ProbeError("ffprobe's answer was not JSON") from None
+    return _probed(document)
+
+
+def _probed(document: dict[str, Any]) -> Probe:
+    audio: dict[str, Any] = next(
+        (s for s in document.get("streams", []) if s.get("codec_type") == "audio"), {}
+    )
+    return Probe(
+        _number(document.get("format", {}).get("duration")),
+        str(audio.get("codec_name", "")),
+        int(audio.get("channels") or 0),
+        int(_number(audio.get("sample_rate")) or 0),
+    )
+
+
+def _number(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]  # ffprobe gives numbers as text
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def probe_seconds(path: Path) -> float | None:
+    """The file's length by ffprobe, or None if it cannot tell (or ffprobe is not there)."""
+    try:
+        return probe(path).seconds
+    except (ProbeError, EnvironmentProblem, OSError):
+        return None
+
+
+def decode(path: Path, seconds: float, codec: str) -> tuple[Samples, int]:
+    """The first ``seconds`` of the file's audio (decoded by ``codec``) as mono float samples
+    and their rate, decoded by ffmpeg through pydub.
+
+    pydub holds a decoded file several times over (about four copies at the file's own rate and
+    channels), so a long file is read in CHUNK_SECONDS pieces, each made mono before the next.
+    pydub reads a file named ``*.wav`` whole in Python before it would cut it; through a link
+    with a neutral name ffmpeg decodes it, and only the seconds asked for.
+    """
+    converter = ffmpeg_path()
+    os.environ.setdefault("PATH", os.defpath)  # pydub reads PATH at import, and fails without it
+    from pydub import AudioSegment  # imported only when a sound file is read (0.1 s)
+    from pydub.exceptions import CouldntDecodeError
+
+    AudioSegment.converter = converter
+    pieces: list[Samples] = []
+    rate = 0
+    with tempfile.TemporaryDirectory(prefix="stillpoint-sound-") as folder:
+        neutral = Path(folder) / "sound"
+        try:
+            neutral.symlink_to(path.resolve())
+        except OSError:  # no symbolic links here: pydub reads the file under its own name
+            neutral = path
+        for start in range(0, math.ceil(seconds), CHUNK_SECONDS):
+            length = min(CHUNK_SECONDS, math.ceil(seconds) - start)
+            try:
+                segment = AudioSegment.from_file(
+                    neutral, codec=codec, start_second=start or None, duration=length
+                )
+            except (CouldntDecodeError, OSError, IndexError) as error:
+                raise DecodeError(last_line(str(error)) or type(error).__name__) from None
+            rate = int(segment.frame_rate)
+            pieces.append(_mono(segment))
+            if len(segment) < length * 1000:  # milliseconds: the file ended in this piece
+                break
+    return frozen(np.concatenate(pieces)), rate
+
+
+class DecodeError(Exception):
+    """ffmpeg could not decode the file; the message is its own last line."""
+
+
+def _mono(segment: Any) -> Samples:
+    """A pydub segment's samples as mono floats in -1..1 (channels averaged)."""
+    full_scale = float(1 << (8 * segment.sample_width - 1))
+    samples = np.array(segment.get_array_of_samples(), dtype=np.float32)
+    channels = int(segment.channels)
+    if channels > 1:
+        samples = samples[: samples.size - samples.size % channels]
+        samples = samples.reshape(-1, channels).mean(axis=1, dtype=np.float32)
+    return frozen(samples / full_scale)
+
+
+# --- playing -------------------------------------------------------------------------------
+
+
+def start_ffplay(ffplay: str, path: Path, errors: IO[bytes]) -> subprocess.Popen[bytes]:
+    """ffplay playing path with no window, its complaints into ``errors``.
+
+    ``-loglevel error``, not quiet: the reason it cannot open a device is needed. It goes to a
+    file, like the ALSA library's own complaints, never to the terminal.
+    """
+    return subprocess.Popen(
+        [ffplay, "-nodisp", "-autoexit", "-nostats", "-loglevel", "error", str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=errors,
+    )

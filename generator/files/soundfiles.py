@@ -1,0 +1,54 @@
+"""A user's sound file, read one way whatever its role: a bell, an ambience bed or music.
+
+Any file ffmpeg can decode is accepted (WAV of any depth, rate and channel count, FLAC, OGG,
+MP3…): ffprobe names its audio stream, ffmpeg decodes it through pydub (``ffmpeg.py``), and it
+comes back mono, at the session's rate. Each role reads at most the seconds it can use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.base.samples import SAMPLE_RATE, Samples, resample
+from generator.errors import StillpointError
+from generator.files import ffmpeg
+from generator.files.userfiles import display_path
+
+READABLE = "a sound file ffmpeg can read (WAV, FLAC, OGG, MP3…)"
+
+
+class SoundFileError(StillpointError):
+    """A sound file is missing, or cannot be decoded as sound."""
+
+
+@dataclass(frozen=True)
+class Role:
+    """What a sound file is for, and the most of it that role uses."""
+
+    name: str  # as the user asked for it: "bell", "ambience", "music"
+    max_seconds: int  # decoded from the start; the rest of a longer file is never read
+
+
+BELL = Role("bell", 30)  # a strike and its ring: the built-in bowl rings 8 s
+AMBIENCE = Role("ambience", 600)  # a bed is a loop: ten minutes is never heard to repeat
+MUSIC = Role("music", 600)
+
+
+def read_sound(path: Path, role: Role, rate: int = SAMPLE_RATE) -> Samples:
+    """The file's first ``role.max_seconds`` as mono float samples at ``rate``."""
+    shown = display_path(path)
+    if not path.is_file():
+        raise SoundFileError(
+            f"no sound file {shown}", fix=f"Check the path of the {role.name} file."
+        )
+    try:
+        probed = ffmpeg.probe(path)
+        if not probed.codec:
+            raise ffmpeg.DecodeError("it holds no audio stream")
+        samples, source_rate = ffmpeg.decode(path, role.max_seconds, probed.codec)
+    except (ffmpeg.ProbeError, ffmpeg.DecodeError) as error:
+        raise SoundFileError(
+            f"cannot decode {shown} as sound: {error}", fix=f"Use {READABLE}."
+        ) from None
+    return resample(samples, source_rate, rate)

@@ -1,0 +1,264 @@
+"""Where the timeline's sounds come from: speech clips, bells and breath tones (``ClipSource``).
+
+``EstimatedClips`` gives lengths without audio (``stillpoint script``, ``list``, length ranges);
+``RenderClips`` gives real audio: speech from the cache or synthesised in parallel workers (through
+the lexicon of its engine), bells levelled from ``sounds/``, tones made on demand, the listener's
+music files as loops (``music_used``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from generator.base.samples import SAMPLE_RATE, Samples, active_rms, db_to_gain, frozen
+from generator.errors import MarkupError, SettingsError, Source, closest
+from generator.files.soundfiles import BELL, MUSIC, SoundFileError, read_sound
+from generator.markup.breathing import ToneKind
+from generator.markup.cues import NO_BELL, OFF, AmbienceChange, Bell, Cue, Pause, Window, walk
+from generator.recipes.catalogue import Catalogue
+from generator.sound.ambience import BEDS, MUSIC_LUFS, BedError, bed_loop, load_bed
+from generator.sound.tones import breath_tone, tone_id
+from generator.speech.cache import ClipCache, SpeechRequest
+from generator.speech.lexicon import Lexicon
+from generator.speech.synthesis import synthesize_all
+from generator.timeline.events import ClipRef, ambience_id, music_id
+
+# Bells are levelled by their energy (RMS over the whole sound), not their peak, so a bright
+# chime and a low bowl sound about as loud. Rendered and measured with ffmpeg's ebur128: bowl
+# -26.5 LUFS, chime -25.5 LUFS, under eSpeak's voice at -22 LUFS. They invite, not startle.
+BELL_RMS_DB = -26.0
+# Every voice's speech is brought to this level where it sounds (active_rms), whatever engine made
+# it: a session that changes voice does not change loudness, and bells (BELL_RMS_DB) and beds
+# (ambience.BED_LUFS) keep their place under it. The `volume` setting moves the voice from here.
+SPEECH_RMS_DB = -20.0
+BELL_PEAK_LIMIT_DB = -3.0  # a sound with a sharp attack is turned down further: no bell clips
+# Speech length without audio, fitted (least squares) to eSpeak NG's clips of hip-release at
+# rate 145: 0.334 s a word (its words run 0.8 x 60/rate) plus 0.23 s a sentence; 0.5% off in total.
+ESTIMATE_WORD_FACTOR = Fraction(4, 5)
+ESTIMATE_PAUSE_PER_SENTENCE = Fraction(23, 100)
+
+
+def speech_request(
+    text: str, voice: str, rate: int, lexicons: Mapping[str, Lexicon]
+) -> SpeechRequest:
+    """What the engine is asked to say: the text as its lexicon respells it."""
+    engine = voice.split(":", 1)[0]
+    lexicon = lexicons.get(engine)
+    spoken = lexicon.respell(text) if lexicon else text
+    return SpeechRequest(engine, voice, rate, spoken)
+
+
+def _bell_sources(cues: Sequence[Cue], default: str) -> dict[str, Source]:
+    """Each bell the cues ring, with the first line that rings it."""
+    found: dict[str, Source] = {}
+    for cue in walk(cues):
+        if isinstance(cue, Bell):
+            name = cue.sound or default
+        elif isinstance(cue, Pause) and cue.bells is not None:
+            name = cue.bells.sound or default
+        else:
+            continue
+        if name != NO_BELL:
+            found.setdefault(name, cue.source)
+    return found
+
+
+def bells_used(cues: Sequence[Cue], default: str, catalogue: Catalogue) -> dict[str, Samples]:
+    """The bells the cues ring, at the bell level; an unknown name is a markup error at its line.
+
+    ``default`` is the bell a bare [bell] rings (the session's ``bell`` setting).
+    """
+    available = catalogue.sounds()
+    bells: dict[str, Samples] = {}
+    for name, source in _bell_sources(cues, default).items():
+        if name not in available:
+            raise MarkupError(
+                f"unknown bell {name!r}",
+                where=source,
+                fix=f"Sounds: {', '.join(available) or 'none'} (files in sounds/), or none.",
+            )
+        try:
+            bells[name] = levelled(read_sound(available[name], BELL))
+        except SoundFileError as error:
+            raise MarkupError(error.what, where=source, fix=error.fix) from None
+    return bells
+
+
+def check_bell_setting(name: str, catalogue: Catalogue, where: Source | str | None) -> None:
+    """The session's ``bell`` setting names a sound (or none), even where no bare [bell] rings
+    it: a typo such as --bell gong should not go unnoticed until a script uses it."""
+    available = catalogue.sounds()
+    if name != NO_BELL and name not in available:
+        raise SettingsError(
+            f"unknown bell {name!r}",
+            where=where,
+            fix=f"{closest(name, available)} Sounds: {', '.join(available) or 'none'} "
+            "(files in sounds/), or none.".strip(),
+        )
+
+
+def music_used(cues: Sequence[Cue]) -> dict[str, Samples]:
+    """Each music file a window plays, decoded once as a loop at the bed level, by its mix id.
+
+    A file that cannot be used is an error at the line that asks for it.
+    """
+    found: dict[str, Samples] = {}
+    for cue in walk(cues):
+        if isinstance(cue, Window) and cue.music and music_id(cue.music) not in found:
+            try:
+                path = Path(cue.music).expanduser()
+                found[music_id(cue.music)] = load_bed(path, MUSIC_LUFS, MUSIC)
+            except BedError as error:
+                raise MarkupError(error.what, where=cue.source, fix=error.fix) from None
+    return found
+
+
+def ambience_asked(
+    cues: Sequence[Cue], setting: str, setting_where: Source | str | None = None
+) -> dict[str, Source | str]:
+    """Each ambience bed the session plays, with where it is asked for; an unknown name (not a
+    built-in bed, not an existing file) is an error there. Cheap: nothing is decoded.
+
+    ``setting_where`` is where the ``ambience`` setting was given (the option, a recipe line).
+    """
+    asked: dict[str, Source | str] = {}
+    if setting.lower() != OFF:
+        asked[setting] = setting_where or f"ambience={setting}"
+    for cue in walk(cues):
+        if isinstance(cue, AmbienceChange) and cue.bed.lower() != OFF:
+            asked.setdefault(cue.bed, cue.source)
+    for bed, where in asked.items():
+        if bed not in BEDS and not Path(bed).expanduser().is_file():
+            raise BedError(
+                f"unknown ambience {bed!r}",
+                where=where,
+                fix=f"{closest(bed, BEDS)} Beds: {', '.join(BEDS)}, a sound file, or off.".strip(),
+            )
+    return asked
+
+
+def ambience_used(cues: Sequence[Cue], setting: str) -> dict[str, Samples]:
+    """Each ambience bed the session plays, as a loop at the bed level, by its mix id."""
+    found: dict[str, Samples] = {}
+    for bed, where in ambience_asked(cues, setting).items():
+        try:
+            loop = bed_loop(bed) if bed in BEDS else load_bed(Path(bed).expanduser())
+        except BedError as error:
+            raise BedError(error.what, where=where, fix=error.fix) from None
+        found[ambience_id(bed)] = loop
+    return found
+
+
+def bell_id(name: str) -> str:
+    """The id a bell's samples go by in the mix (speech clips go by their cache key)."""
+    return f"bell:{name}"
+
+
+def levelled(sound: Samples) -> Samples:
+    rms = float(np.sqrt(np.mean(np.square(sound, dtype=np.float64)))) if sound.size else 0.0
+    if rms == 0.0:
+        return sound
+    peak = float(np.max(np.abs(sound)))
+    gain = min(db_to_gain(BELL_RMS_DB) / rms, db_to_gain(BELL_PEAK_LIMIT_DB) / peak)
+    return frozen(sound * gain)
+
+
+class EstimatedClips:
+    """Clip lengths without audio: speech estimated from its words, bells and tones exact."""
+
+    def __init__(self, bells: Mapping[str, Samples]) -> None:
+        self.bells = bells
+
+    def speech(self, text: str, voice: str, rate: int) -> ClipRef:
+        words = len(text.split())
+        sentences = max(1, sum(text.count(mark) for mark in ".?!"))
+        seconds = words * ESTIMATE_WORD_FACTOR * 60 / rate + sentences * ESTIMATE_PAUSE_PER_SENTENCE
+        return ClipRef(f"estimate:{voice}:{rate}:{text}", round(seconds * SAMPLE_RATE))
+
+    def bell(self, name: str) -> ClipRef:
+        return ClipRef(bell_id(name), self.bells[name].size)
+
+    def tone(self, kind: ToneKind, samples: int) -> ClipRef:
+        return ClipRef(tone_id(kind, samples), samples)
+
+
+class RenderClips:
+    """Real audio: bells, tones made on demand, speech from the cache or synthesised in batches.
+
+    Speech the timeline asks for that has no clip yet (at first all of it; later an announcement
+    whose words changed with the stretch) is noted and given an estimated length; ``complete``
+    synthesises what was noted, all at once and in parallel.
+    """
+
+    def __init__(
+        self,
+        bells: Mapping[str, Samples],
+        lexicons: Mapping[str, Lexicon],
+        volume: float,
+        cache: ClipCache,
+        on_clips: Callable[[int, int], None],
+        beds: Mapping[str, Samples] | None = None,
+    ) -> None:
+        self.lexicons = lexicons
+        self.volume = volume
+        self.cache = cache
+        self.on_clips = on_clips  # (made so far, to make): progress
+        self.estimated = EstimatedClips(bells)
+        self.audio: dict[str, Samples] = {bell_id(name): sound for name, sound in bells.items()}
+        self.audio.update(beds or {})  # music and ambience loops, by their mix ids
+        self.requests: dict[tuple[str, str, int], SpeechRequest] = {}  # what has a clip
+        self.missing: dict[tuple[str, str, int], SpeechRequest] = {}  # what needs one
+        self.made = 0
+
+    def speech(self, text: str, voice: str, rate: int) -> ClipRef:
+        request = self.requests.get((text, voice, rate))
+        if request is None:
+            self.missing[text, voice, rate] = speech_request(text, voice, rate, self.lexicons)
+            return self.estimated.speech(text, voice, rate)
+        return ClipRef(request.key, self.audio[request.key].size, request.text)
+
+    def bell(self, name: str) -> ClipRef:
+        return ClipRef(bell_id(name), self.audio[bell_id(name)].size)
+
+    def tone(self, kind: ToneKind, samples: int) -> ClipRef:
+        key = tone_id(kind, samples)
+        if key not in self.audio:
+            self.audio[key] = breath_tone(kind, samples, SAMPLE_RATE)
+        return ClipRef(key, samples)
+
+    def level_speech(self) -> None:
+        """Bring each voice to SPEECH_RMS_DB (times the volume), once all its clips are made.
+
+        One gain a voice, not one a clip: sentences keep their natural differences.
+        """
+        by_voice: dict[str, dict[str, None]] = {}  # keys in the order asked: a stable sum
+        for request in self.requests.values():
+            by_voice.setdefault(request.voice, {})[request.key] = None
+        for keys in by_voice.values():
+            level = active_rms([self.audio[key] for key in keys])
+            if level > 0:
+                gain = db_to_gain(SPEECH_RMS_DB) * self.volume / level
+                for key in keys:
+                    self.audio[key] = frozen(self.audio[key] * gain)
+
+    def complete(self) -> bool:
+        """Synthesise the speech asked for since the last call; False when there was none."""
+        if not self.missing:
+            return False
+        missing, self.missing = self.missing, {}
+        total = self.made + len(set(missing.values()))  # texts a lexicon merges: one clip
+
+        def clip_done(count: int) -> None:
+            self.made += count
+            self.on_clips(self.made, total)
+
+        clips = synthesize_all(missing.values(), self.cache, on_clip=clip_done)
+        for said, request in missing.items():
+            clip = clips[request]
+            self.audio[request.key] = clip
+            self.requests[said] = request
+        return True

@@ -1,0 +1,1 @@
+"""Stage 4: the voices, the pronunciation lexicon, and clips synthesised once into a cache."""

@@ -1,0 +1,159 @@
+"""Stage 4: every distinct utterance becomes one speech clip, synthesised once and cached.
+
+The engines live in ``voices.py``. eSpeak NG (under pyttsx3) is not thread-safe and hangs if
+forked after start-up, and piper's model is best loaded once per process, so clips are made in
+worker processes created with the ``spawn`` method; each worker starts an engine the first time
+a request needs it and keeps it. Clips are trimmed and resampled to the session rate once, here.
+The clips go into the cache (``cache.py``), which the workers write and the render reads.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import wave
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from generator.base.samples import (
+    SAMPLE_RATE,
+    Samples,
+    frozen,
+    resample,
+    trim_silence,
+)
+from generator.errors import SynthesisError
+from generator.files.atomic import remove_stale
+from generator.speech.cache import ClipCache, SpeechRequest
+from generator.speech.voices import CLIP_TIMEOUT, SpeechEngine, start_engine
+
+ProgressCallback = Callable[[int], None]
+
+
+def synthesize_all(
+    requests: Iterable[SpeechRequest],
+    cache: ClipCache,
+    *,
+    workers: int | None = None,
+    on_clip: ProgressCallback | None = None,
+) -> dict[SpeechRequest, Samples]:
+    """Clips for every distinct request: from the cache where present, else made in parallel."""
+    clips: dict[SpeechRequest, Samples] = {}
+    missing: list[SpeechRequest] = []
+    for request in dict.fromkeys(requests):
+        cached = cache.load(request)
+        if cached is None:
+            missing.append(request)
+        else:
+            clips[request] = cached
+    if missing:
+        _make_clips(missing, cache, workers or os.cpu_count() or 1, on_clip)
+    for request in missing:
+        made = cache.load(request)
+        if made is None:
+            raise SynthesisError(f"the clip for {request.text[:60]!r} could not be read back")
+        clips[request] = made
+    return clips
+
+
+def _make_clips(
+    missing: list[SpeechRequest], cache: ClipCache, workers: int, on_clip: ProgressCallback | None
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    pool = futures.ProcessPoolExecutor(
+        max_workers=max(1, min(workers, len(missing))),
+        mp_context=context,
+        initializer=_quiet_worker,
+    )
+    try:
+        with _workers_ignore_interrupts():  # the pool starts its processes as jobs are submitted
+            jobs = {pool.submit(_clip_in_worker, req, cache.root): req for req in missing}
+        for job in futures.as_completed(jobs, timeout=CLIP_TIMEOUT * len(missing)):
+            error = job.result()
+            if error:
+                raise SynthesisError(
+                    f"speech synthesis failed for {jobs[job].text[:60]!r}: {error}",
+                    fix="Check that eSpeak NG works: espeak-ng 'hello'",
+                )
+            if on_clip:
+                on_clip(1)
+    except futures.TimeoutError:
+        _stop_workers(pool)
+        raise SynthesisError(
+            "speech synthesis timed out", fix="Check that eSpeak NG works."
+        ) from None
+    except BaseException:  # an error, Ctrl-C or SIGTERM: the workers end with the render
+        _stop_workers(pool)
+        for request in missing:  # a worker stopped while writing leaves its temporary file
+            remove_stale(cache.path(request))
+        raise
+    pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def _workers_ignore_interrupts() -> Iterator[None]:
+    """Processes started in this block ignore SIGINT from their first instruction.
+
+    A Ctrl-C in the terminal goes to every process of the foreground group. The workers leave
+    it to the parent, which stops them; a worker that took it while importing would print a
+    traceback. An ignored signal is inherited across exec, a handler is not. A Ctrl-C during
+    these few milliseconds of starting processes is lost: the user presses it again.
+    """
+    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop_workers(pool: futures.ProcessPoolExecutor) -> None:
+    """End the workers now: a hung eSpeak would make a polite shutdown wait for ever."""
+    processes = list(pool._processes.values())  # no public way before Python 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+
+
+_worker_engines: dict[str, SpeechEngine] = {}
+
+
+def _quiet_worker() -> None:
+    """A worker's stdout goes nowhere: pyttsx3 prints "Audio saved to …" from its own thread,
+    sometimes after a redirect around the call has ended, into the user's terminal. And a worker
+    ignores Ctrl-C: the parent decides, and stops the workers (see _workers_ignore_interrupts)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.stdout = Path(os.devnull).open("w", encoding="utf-8")  # noqa: SIM115 - as long as the worker
+
+
+def _clip_in_worker(request: SpeechRequest, cache_root: Path) -> str:
+    """Make one clip in a worker process; returns an error text, or "" on success."""
+    try:
+        engine = _worker_engines.get(request.engine)
+        if engine is None:
+            engine = _worker_engines[request.engine] = start_engine(request.engine)
+        for _attempt in range(2):  # eSpeak now and then writes an empty file: try once more
+            clip, rate = _synthesize_once(engine, request)
+            if clip.size:
+                ClipCache(cache_root).store(request, resample(clip, rate, SAMPLE_RATE))
+                return ""
+    except Exception as error:  # reported to the parent as text: exceptions may not pickle
+        return f"{type(error).__name__}: {error}"
+    return "the engine produced no sound (tried twice)"
+
+
+def _synthesize_once(engine: SpeechEngine, request: SpeechRequest) -> tuple[Samples, int]:
+    try:
+        samples, rate = engine.synthesize(request.text, request.voice, request.rate)
+    except (OSError, EOFError, ValueError, wave.Error):  # an empty or torn file from eSpeak
+        return frozen([]), SAMPLE_RATE
+    return trim_silence(samples), rate
