@@ -93,7 +93,7 @@ def render_session(
             for mark in timeline.chapters
         ),
         clips_made=rendered.clips_made,
-        warnings=timeline.warnings,
+        warnings=timeline.warnings + rendered.warnings,
     )
 
 

@@ -6,6 +6,8 @@ Exit codes: 0 success, 2 a mistake in the input (fixable by the user), 1 a broke
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import sys
 import traceback
@@ -20,12 +22,12 @@ from generator import __version__
 from generator.base.durations import format_clock, format_clock_ms, format_seconds, parse_seconds
 from generator.base.text import counted, printable
 from generator.commands.describe import describe_lines, program_lines
-from generator.commands.library_page.page import write_library_page
+from generator.commands.library_page.page import write_library
 from generator.commands.player import play as play_file
 from generator.commands.scaffold import scaffold
 from generator.commands.timed_plan import plan_lines
 from generator.commands.validate import validate as check_files
-from generator.errors import SettingsError, StillpointError
+from generator.errors import OutputError, SettingsError, StillpointError
 from generator.markup.templating import part_declarations
 from generator.recipes.catalogue import Catalogue, user_scripts_dir
 from generator.recipes.config import Config, load_config
@@ -71,6 +73,9 @@ class _ReportingGroup(typer.core.TyperGroup):
         except Terminated:  # SIGTERM, the same way
             typer.echo("stillpoint: terminated", err=True)
             raise typer.Exit(128 + signal.SIGTERM) from None
+        except BrokenPipeError:  # `stillpoint list | head -1`: the reader has all it wanted
+            _quiet_stdout()
+            raise typer.Exit(128 + signal.SIGPIPE) from None
         except StillpointError as error:
             _traceback(ctx, error)
             typer.echo(f"stillpoint: error: {printable(error.message())}", err=True)
@@ -81,6 +86,15 @@ class _ReportingGroup(typer.core.TyperGroup):
             what = printable(f"{type(error).__name__}: {error}")
             typer.echo(f"stillpoint: internal error: {what} ({hint}please report it)", err=True)
             raise typer.Exit(1) from None
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: Python flushes it at exit, and a closed pipe would raise again
+    there, as an error message. The status is a pipe's usual one (128 + SIGPIPE), said nowhere,
+    as `ls | head` does."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _traceback(ctx: Any, error: BaseException) -> bool:
@@ -120,7 +134,7 @@ SetOption = Annotated[
     ),
 ]
 MinutesOption = Annotated[
-    float | None,
+    str | None,
     typer.Option(
         "--minutes",
         metavar="MINUTES",
@@ -160,7 +174,7 @@ VoiceOption = Annotated[
     ),
 ]
 RateOption = Annotated[
-    int | None, typer.Option(metavar="WPM", help="Speaking rate in words per minute.")
+    str | None, typer.Option(metavar="WPM", help="Speaking rate in words per minute.")
 ]
 OutputOption = Annotated[
     Path | None,
@@ -253,6 +267,33 @@ def _overrides(pairs: list[str] | None, **options: str | int | None) -> Override
     return Overrides.from_pairs(result, labels)
 
 
+_NUMBER = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?|[-+]?(nan|inf)", re.I)
+
+
+def _number(option: str, text: str | None) -> float | None:
+    """An option's number as written: digits, a point, an exponent (no ``1_0``, which Python
+    would read as 10). Whether it is in range is the setting's own check."""
+    if text is None:
+        return None
+    if not _NUMBER.fullmatch(text.strip()):
+        raise SettingsError(
+            f"{option} {text} is not a number", fix=f"Write it with digits, like {option} 20."
+        )
+    return float(text)
+
+
+def _whole_number(option: str, text: str | None) -> int | None:
+    """An option's whole number, digits only (``--rate 1_20`` is refused, not read as 120)."""
+    if text is None:
+        return None
+    if not re.fullmatch(r"[-+]?[0-9]+", text.strip()):
+        raise SettingsError(
+            f"{option} {text} is not a whole number",
+            fix=f"Write it with digits, like {option} 120.",
+        )
+    return int(text)
+
+
 def _warn(lines: tuple[str, ...]) -> None:
     for line in lines:
         typer.echo(line, err=True)
@@ -309,7 +350,7 @@ def script(
     overrides = _overrides(
         set_,
         voice=voice,
-        rate=rate,
+        rate=_whole_number("--rate", rate),
         breath=breath,
         bell=bell,
         warmup=warmup,
@@ -317,7 +358,7 @@ def script(
         ambience=ambience,
     )
     prepared = prepare(session, catalogue, overrides, skip or (), load_config().settings)
-    timeline = estimate(prepared, catalogue, target_seconds(minutes))
+    timeline = estimate(prepared, catalogue, target_seconds(_number("--minutes", minutes)))
     _warn(timeline.warnings)
     settings = prepared.settings
     typer.echo(
@@ -372,7 +413,7 @@ def render_command(
     overrides = _overrides(
         set_,
         voice=voice,
-        rate=rate,
+        rate=_whole_number("--rate", rate),
         breath=breath,
         bell=bell,
         warmup=warmup,
@@ -446,12 +487,26 @@ def new(
     The folder is the first --scripts folder, else your own scripts folder (created if needed).
     """
     folder = scripts[0] if scripts else user_scripts_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder)
     written = scaffold(name, folder, _catalogue([folder, *(scripts or [])]), from_)
     for path in written:
         typer.echo(f"Wrote {path}")
     hint = f" --scripts {folder}" if scripts else ""
     typer.echo(f"Edit them, then: stillpoint script {name}{hint}  (or render)")
+
+
+def _make_folder(folder: Path) -> None:
+    """The scripts folder `new` writes into, made if needed; OutputError when it cannot be."""
+    fix = "Give a folder you can write to: stillpoint new NAME --scripts FOLDER."
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"the scripts folder {folder} is a file, not a folder", fix=fix)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        what = f"cannot create the scripts folder {folder}: {error.strerror}"
+        raise OutputError(what, fix=fix) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write into the scripts folder {folder}", fix=fix)
 
 
 @app.command()
@@ -479,8 +534,8 @@ def validate(
 @app.command()
 def timer(
     minutes: Annotated[
-        float, typer.Option(metavar="MINUTES", help="Total length of the file in minutes.")
-    ] = 20,
+        str, typer.Option(metavar="MINUTES", help="Total length of the file in minutes.")
+    ] = "20",
     interval: Annotated[
         str | None,
         typer.Option(
@@ -512,8 +567,8 @@ def timer(
     _render(prepared, catalogue, output or config.output / f"{prepared.recipe.name}.mp3", minutes)
 
 
-def _render(prepared: Prepared, catalogue: Catalogue, output: Path, minutes: float | None) -> None:
-    target = target_seconds(minutes)
+def _render(prepared: Prepared, catalogue: Catalogue, output: Path, minutes: str | None) -> None:
+    target = target_seconds(_number("--minutes", minutes))
     with _Progress() as progress:
         result = render(
             prepared, catalogue, output, ClipCache(default_cache_dir()), progress, target
@@ -528,12 +583,12 @@ def _render_again(
     config: Config,
     overrides: Overrides,
     skip: Sequence[str],
-    minutes: float | None,
+    minutes: str | None,
 ) -> None:
     if output is not None:  # the file --from reads must not be written over while it is read
         check_not_input(output, [mp3])
     choices = Choices(overrides, tuple(skip), config.settings)
-    target = target_seconds(minutes)
+    target = target_seconds(_number("--minutes", minutes))
     with _Progress() as progress:
         cache = ClipCache(default_cache_dir())
         result = render_from(
@@ -562,7 +617,7 @@ def _render_program(
 
 
 def _report(output: Path, result: Rendered) -> None:
-    _warn(result.timeline.warnings)
+    _warn(result.timeline.warnings + result.warnings)
     typer.echo(
         f"Wrote {output} ({format_clock_ms(result.timeline.duration)}, "
         f"{counted(len(result.timeline.chapters), 'chapter')}, "
@@ -586,8 +641,10 @@ def library_command(
     One self-contained page, opened straight from the file (no network, no server): each session
     with its player, length, chapters as buttons and the transcript following along.
     """
-    page = write_library_page(folder or load_config().output)
-    typer.echo(f"Wrote {page} (open it in a browser)")
+    with _Progress() as progress:  # a bar on a terminal, for a folder of many MP3s
+        library = write_library(folder or load_config().output, progress)
+    _warn(library.warnings)  # files left out or not read: the page is written all the same
+    typer.echo(f"Wrote {printable(str(library.page))} (open it in a browser)")
 
 
 @app.command()

@@ -55,7 +55,7 @@ from generator.speech.voices import installed_engines, resolve_voice
 from generator.timeline.events import ClipSource, Timeline
 from generator.timeline.fitting import TimelineAt, fit, length_range, seconds
 from generator.timeline.placement import build_timeline
-from generator.writing.cover import cover_png
+from generator.writing.cover import cover_image
 from generator.writing.export import sidecar_texts, write_session
 from generator.writing.output_checks import check_output, session_inputs
 from generator.writing.playlist import Entry, m3u8
@@ -64,6 +64,7 @@ from generator.writing.provenance import read as read_record
 from generator.writing.tags import ChapterTag, FileTags
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+BED_MARGIN = 30.0  # seconds of a bed or music file read past the estimated end of the session
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Rendered:
     timeline: Timeline
     files: tuple[Path, ...]
     clips_made: int
+    warnings: tuple[str, ...] = ()  # about the render, not the timeline: a cache not written
 
 
 def prepare(
@@ -127,7 +129,7 @@ def prepare(
     ambience_asked(cues, settings.ambience, given("ambience"))
     if settings.cover:
         with located(given("cover")):
-            _cover(recipe)  # a cover that is not a picture
+            cover_image(recipe.settings.cover, recipe.title)  # a cover that is not a picture
     with located(given("voice")):
         recipe, cues = _with_voices(recipe, cues)
     lexicons = load_lexicons(catalogue.lexicon_files, installed_engines())
@@ -215,7 +217,7 @@ def render(
         float(settings.volume),
         cache,
         lambda made, total: report("Speaking", made, total),
-        {**music_used(prepared.cues), **ambience_used(prepared.cues, settings.ambience)},
+        _beds(prepared, catalogue, target),
     )
     build = _timelines(prepared, clips)
 
@@ -231,6 +233,16 @@ def render(
     # instead of 0.06 s on 2 loaded cores).
     with threadpool_limits(limits=1, user_api="blas"):
         return _mastered_and_encoded(prepared, timeline, clips, output, report, target, album)
+
+
+def _beds(prepared: Prepared, catalogue: Catalogue, target: Fraction | None) -> dict[str, Samples]:
+    """The music and ambience loops, each file read only as far as the session can play it: its
+    length asked for, or its estimated longest, with a margin (a loop shorter than the session
+    only repeats sooner)."""
+    longest = target if target is not None else estimated_lengths(prepared, catalogue)[2]
+    seconds = float(longest) + BED_MARGIN
+    cues = prepared.cues
+    return {**music_used(cues, seconds), **ambience_used(cues, prepared.settings.ambience, seconds)}
 
 
 def _mastered_and_encoded(
@@ -257,7 +269,7 @@ def _mastered_and_encoded(
             yield block
 
     files = write_session(output, counted(), timeline, tags, sidecars)
-    return Rendered(timeline, files, clips.made)
+    return Rendered(timeline, files, clips.made, clips.warnings)
 
 
 def _loudness(mastered: Mastered) -> dict[str, float]:
@@ -293,7 +305,7 @@ def _tags(
         album=album.title,
         track=(album.track, album.tracks) if album.track else None,
         encoder=f"Stillpoint {__version__}",
-        cover=_cover(recipe),
+        cover=cover_image(recipe.settings.cover, recipe.title),
         chapters=tuple(
             ChapterTag(mark.title, _ms(timeline, mark.start), _ms(timeline, mark.end))
             for mark in timeline.chapters
@@ -304,22 +316,6 @@ def _tags(
 
 def _ms(timeline: Timeline, samples: int) -> int:
     return round(samples * 1000 / timeline.sample_rate)
-
-
-def _cover(recipe: Recipe) -> bytes:
-    """The user's cover image (settings' cover), or one made for the session from its title."""
-    if not recipe.settings.cover:
-        return cover_png(recipe.title)
-    path = Path(recipe.settings.cover).expanduser()
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise SettingsError(
-            f"cover: cannot read {path}: {error.strerror}", fix="Give a PNG or JPEG file."
-        ) from None
-    if not (data.startswith(b"\x89PNG") or data.startswith(b"\xff\xd8")):
-        raise SettingsError(f"cover: {path} is not a PNG or JPEG image", fix="Convert it first.")
-    return data
 
 
 def render_program(
@@ -384,9 +380,35 @@ def render_from(
         catalogue = Catalogue((recipe.parent.parent, *catalogue.user_dirs))
         chosen = record.overrides.under(choices.overrides)
         prepared = prepare(str(recipe), catalogue, chosen, (*record.skip, *choices.skip))
+        _reads_only_its_own(prepared, catalogue, recipe.parent.parent, choices.overrides, mp3)
         destination = output or folder / f"{record.name}.mp3"
         length = target if target is not None else record.target
         return render(prepared, catalogue, destination, cache, progress, length)
+
+
+def _reads_only_its_own(
+    prepared: Prepared, catalogue: Catalogue, root: Path, given: Overrides, mp3: Path
+) -> None:
+    """A shared MP3's record may make a render read only what it carries (laid out in root), the
+    scripts folders' own files and sounds, or a file the command line names: never a path of its
+    choosing elsewhere (a cover, an ambience or music file), which the new file would carry on."""
+    allowed = [root.resolve(), *(folder.resolve() for folder in catalogue.script_roots)]
+    allowed += [folder.resolve() for folder in catalogue.sound_dirs]
+    named = {
+        Path(value).expanduser().resolve()
+        for value in given.values.values()
+        if isinstance(value, str)
+    }
+    inputs = session_inputs(prepared.recipe, prepared.templates, prepared.cues, catalogue)
+    for path in inputs:
+        real = path.expanduser().resolve()
+        if real in named or any(real.is_relative_to(folder) for folder in allowed):
+            continue
+        raise SettingsError(
+            f"the recipe inside {display_path(mp3)} asks to read {path}, a file outside it",
+            fix="Name the file on the command line to use it (--set cover=…, --ambience …, "
+            "--set music=…), or render without it.",
+        )
 
 
 @dataclass(frozen=True)

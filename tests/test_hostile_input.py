@@ -356,6 +356,8 @@ def snapshot(folder: Path) -> dict[str, object]:
                 found[key] = ("link", str(path.readlink()))
             elif path.is_dir():
                 found[key] = ("folder",)
+            elif not path.is_file():  # a pipe a case made: never opened
+                found[key] = ("special",)
             else:
                 found[key] = path.read_bytes()
     return found

@@ -9,15 +9,22 @@ from __future__ import annotations
 import re
 
 CONTROL_CHARS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # Unicode's Cc, but the tab
+SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def printable(text: str) -> str:
-    """The text on one line, control characters shown as escapes (``\\x1b``), never obeyed."""
+    """The text on one line, control characters shown as escapes (``\\x1b``), never obeyed; a
+    byte of a file name that was not UTF-8 (``os.walk`` gives it back as a lone surrogate, which
+    no terminal or UTF-8 file can take) as the byte it was (``\\xe9``)."""
 
     def shown(match: re.Match[str]) -> str:
         return " " if match[0] in "\n\r" else f"\\x{ord(match[0]):02x}"
 
-    return CONTROL_CHARS.sub(shown, text.replace("\t", " "))
+    def byte(match: re.Match[str]) -> str:
+        code = ord(match[0])
+        return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+    return CONTROL_CHARS.sub(shown, SURROGATES.sub(byte, text.replace("\t", " ")))
 
 
 def one_line(text: str) -> str:

@@ -3,7 +3,9 @@
 ffplay (part of ffmpeg) does the playing, as a child process with no window. Chapters come from
 the render's timeline JSON beside the MP3 and are announced by the wall clock since the start.
 On a machine with no sound output (a server, a container) the error says so plainly and where
-the file is, so it can be copied to a phone instead.
+the file is, so it can be copied to a phone instead. The titles it prints come from a JSON it may
+not have written: each is shown on one line, its control characters as escapes (``printable``),
+so none can clear the screen or retitle the terminal.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from pathlib import Path
 from typing import IO
 
 from generator.base.durations import format_clock
+from generator.base.text import printable
 from generator.errors import EnvironmentProblem, OutputError
 from generator.files.ffmpeg import ffplay_path, start_ffplay
+from generator.files.userfiles import regular_file
 from generator.writing.sidecar import Chapter, read_sidecar
 
 FFPLAY_SIGNALLED = 123  # ffplay's exit code when SIGINT or SIGTERM ends it
@@ -51,11 +55,7 @@ def play(path: Path, out: Callable[[str], None]) -> None:
 
     Returns when the file has played to the end, or after Ctrl-C has stopped ffplay.
     """
-    if not path.is_file():
-        raise OutputError(
-            f"{path} is not a file" if path.exists() else f"{path} does not exist",
-            fix="Give the path of a rendered MP3, such as output/hip-release.mp3.",
-        )
+    _check_regular(path)
     if audio_output() is None:  # first: installing ffplay would not help
         raise _no_device(path, "no sound card (/dev/snd) and no PulseAudio or PipeWire server")
     ffplay = ffplay_path()
@@ -67,9 +67,9 @@ def play(path: Path, out: Callable[[str], None]) -> None:
     sidecar = read_sidecar(path)
     chapters = sidecar.chapters if sidecar else ()
     seconds = sidecar.seconds if sidecar else None
-    title = sidecar.title if sidecar and sidecar.title else path.name
+    title = printable(sidecar.title) if sidecar and sidecar.title else printable(str(path.name))
     length = f", {format_clock(seconds)}" if seconds is not None else ""
-    out(f"Playing {title}{length} ({path}). Ctrl-C stops.")
+    out(f"Playing {title}{length} ({printable(str(path))}). Ctrl-C stops.")
     with tempfile.TemporaryFile() as errors:
         started = time.monotonic()
         process = start_ffplay(ffplay, path, errors)
@@ -148,8 +148,16 @@ def _follow(
                 pass
         elif process.poll() is not None:
             break
-        out(f"{format_clock(math.floor(chapter.start))}  {chapter.title}")
+        out(f"{format_clock(math.floor(chapter.start))}  {printable(chapter.title)}")
     return process.wait()
+
+
+def _check_regular(path: Path) -> None:
+    """Refuse at once what is not a regular file: ffplay would wait on a pipe for ever, and
+    read a device (/dev/zero) without end."""
+    regular_file(
+        path, OutputError, "Give the path of a rendered MP3, such as output/hip-release.mp3."
+    )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -190,7 +198,7 @@ def _no_device(path: Path, why: str) -> NoAudioDevice:
 
 
 def _where(path: Path) -> str:
-    return str(path.resolve())
+    return printable(str(path.resolve()))
 
 
 def _last_words(errors: IO[bytes]) -> str:

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from generator.errors import OutputError, SettingsError
-from generator.files.atomic import write_atomically
+from generator.files.atomic import staged
 from generator.recipes.catalogue import Catalogue
 from generator.recipes.recipe import load_recipe
 
@@ -89,12 +89,12 @@ def scaffold(
     for target in targets:
         if target.exists():
             raise OutputError(f"{target} already exists", fix="Choose another name.")
-    written = []
-    for target, text in targets.items():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(target, text)
-        written.append(target)
-    return written
+    with staged(
+        list(targets)
+    ) as temporary:  # all of them, or none (a full disk, a file in the way)
+        for path, text in zip(temporary, targets.values(), strict=True):
+            path.write_text(text, encoding="utf-8")
+    return list(targets)
 
 
 def _starter(name: str) -> dict[Path, str]:

@@ -16,7 +16,7 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from generator.errors import MarkupError, Source, StillpointError, TemplateError
-from generator.files.userfiles import display_path
+from generator.files.userfiles import display_path, read_text
 from generator.markup.parser import parse_cues
 from generator.markup.templating import render_script
 from generator.markup.variables import GLOBALS, read_declarations
@@ -24,6 +24,7 @@ from generator.recipes.catalogue import LEXICON, SCRIPT_SUFFIXES, Catalogue
 from generator.recipes.program import is_program, load_program
 from generator.recipes.recipe import Recipe, load_recipe
 from generator.session import prepare
+from generator.sound.sources import bells_used
 from generator.speech.lexicon import load_lexicons
 from generator.speech.voices import ENGINES
 
@@ -122,8 +123,10 @@ def _check_recipe(recipe: Recipe, catalogue: Catalogue) -> Iterator[StillpointEr
 def _check_markup(recipe: Recipe, catalogue: Catalogue) -> Iterator[StillpointError]:
     script = render_script(recipe, catalogue.template_dirs)
     problems: list[MarkupError] = []
-    parse_cues(script.lines, problems)
+    cues = parse_cues(script.lines, problems)
     yield from problems
+    if not problems:  # every bell it rings can be read (a file of the user's, decoded)
+        bells_used(cues, recipe.settings.bell, catalogue)
 
 
 def _check_program(path: Path, catalogue: Catalogue) -> Iterator[StillpointError]:
@@ -147,9 +150,9 @@ def _check_template(path: Path, catalogue: Catalogue) -> Iterator[StillpointErro
     variables, its markup rendered with the declared defaults."""
     where = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        yield TemplateError(f"cannot read: {error}", where=where, fix="Save it as UTF-8 text.")
+        text = read_text(path, TemplateError)
+    except TemplateError as error:
+        yield error
         return
     declared = read_declarations(text, where)
     env = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)  # only parses here

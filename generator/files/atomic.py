@@ -72,8 +72,9 @@ def commit(temporary: Path, destination: Path) -> None:
     commit_all([(temporary, destination)])
 
 
-def commit_all(pairs: Sequence[tuple[Path, Path]]) -> None:
-    """Flush every finished file, then rename them all over their destinations together.
+def commit_all(pairs: Sequence[tuple[Path, Path]], remove: Sequence[Path] = ()) -> None:
+    """Flush every finished file, then rename them all over their destinations together, and
+    remove the files of the set that are no longer written (``remove``) in the same step.
 
     The slow part (fsync) comes first, and Ctrl-C or SIGTERM waits for the renames, so a set of
     files (an MP3 and its transcripts) is never left half old, half new by an interrupt.
@@ -84,6 +85,8 @@ def commit_all(pairs: Sequence[tuple[Path, Path]]) -> None:
     with _signals_deferred():
         for temporary, destination in pairs:
             temporary.replace(destination)
+        for path in remove:
+            path.unlink(missing_ok=True)
     for folder in dict.fromkeys(destination.parent for _, destination in pairs):
         _sync_folder(folder)
 
@@ -138,8 +141,9 @@ def write_atomically(destination: Path, data: bytes | str) -> None:
 
 
 @contextlib.contextmanager
-def staged(destinations: Sequence[Path]) -> Iterator[list[Path]]:
-    """Temporary paths beside each destination, renamed over them only if the block succeeds."""
+def staged(destinations: Sequence[Path], remove: Sequence[Path] = ()) -> Iterator[list[Path]]:
+    """Temporary paths beside each destination, renamed over them only if the block succeeds;
+    then, in the same step, the files of ``remove`` (left from an earlier set) are removed."""
     for destination in destinations:
         if destination.is_dir():
             raise OutputError(
@@ -156,7 +160,7 @@ def staged(destinations: Sequence[Path]) -> Iterator[list[Path]]:
     try:
         temporary.extend(temporary_beside(destination) for destination in destinations)
         yield list(temporary)
-        commit_all(list(zip(temporary, destinations, strict=True)))
+        commit_all(list(zip(temporary, destinations, strict=True)), remove)
     except OSError as error:  # permission denied, disk full, read-only file system…
         raise OutputError(
             f"cannot write {error.filename or destinations[0]}: {error.strerror or error}",

@@ -13,7 +13,7 @@ from pathlib import Path
 from generator.base.samples import SAMPLE_RATE, Samples, resample
 from generator.errors import StillpointError
 from generator.files import ffmpeg
-from generator.files.userfiles import display_path
+from generator.files.userfiles import display_path, regular_file
 
 READABLE = "a sound file ffmpeg can read (WAV, FLAC, OGG, MP3…)"
 
@@ -31,22 +31,27 @@ class Role:
 
 
 BELL = Role("bell", 30)  # a strike and its ring: the built-in bowl rings 8 s
-AMBIENCE = Role("ambience", 600)  # a bed is a loop: ten minutes is never heard to repeat
+AMBIENCE = Role("ambience", 300)  # a bed is a loop: five minutes is not heard to repeat
 MUSIC = Role("music", 600)
 
 
-def read_sound(path: Path, role: Role, rate: int = SAMPLE_RATE) -> Samples:
-    """The file's first ``role.max_seconds`` as mono float samples at ``rate``."""
+def read_sound(
+    path: Path, role: Role, rate: int = SAMPLE_RATE, seconds: float | None = None
+) -> Samples:
+    """The file's first ``seconds`` (at most ``role.max_seconds``) as mono float samples at
+    ``rate``. A folder, device, pipe or socket is refused before it is opened."""
     shown = display_path(path)
-    if not path.is_file():
+    if not path.exists():
         raise SoundFileError(
             f"no sound file {shown}", fix=f"Check the path of the {role.name} file."
         )
+    regular_file(path, SoundFileError, f"Give a sound file as the {role.name}.")
+    wanted = min(float(role.max_seconds), seconds if seconds is not None else float("inf"))
     try:
         probed = ffmpeg.probe(path)
         if not probed.codec:
             raise ffmpeg.DecodeError("it holds no audio stream")
-        samples, source_rate = ffmpeg.decode(path, role.max_seconds, probed.codec)
+        samples, source_rate = ffmpeg.decode(path, wanted, probed.codec)
     except (ffmpeg.ProbeError, ffmpeg.DecodeError) as error:
         raise SoundFileError(
             f"cannot decode {shown} as sound: {error}", fix=f"Use {READABLE}."

@@ -7,12 +7,17 @@ one's problems are told alike: what, the file and line, and how to fix it.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from generator.errors import Source, StillpointError
+
+# A recipe, script, template, lexicon or config file: the longest built-in one is about 15 kB.
+MAX_TEXT_BYTES = 8_000_000
 
 
 def parse_toml(text: str, where: str, error: type[StillpointError], fix: str) -> dict[str, Any]:
@@ -36,15 +41,97 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+class Unreadable(Exception):
+    """A file that is not one to read: why, in a few words (``it is a named pipe (FIFO), not a
+    regular file``), for a message that names the file itself."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def file_kind(mode: int) -> str:
+    """What a stat mode says a file is, as a person would call it: ``a named pipe (FIFO)``."""
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def size_of_regular(path: Path) -> int:
+    """The size in bytes of the regular file at path; Unreadable otherwise (FileNotFoundError
+    when there is nothing there). A folder, a device (``/dev/zero``), a pipe or a socket is
+    refused before it is opened: a pipe would be waited on for ever, a device read without end.
+    """
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise Unreadable(f"it cannot be read ({error.strerror})") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise Unreadable(f"it is {file_kind(status.st_mode)}, not a regular file")
+    return status.st_size
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, at most ``limit`` of them; Unreadable otherwise (and
+    FileNotFoundError when there is nothing there)."""
+    too_large = f"it is larger than {limit / 1_000_000:g} MB"
+    if size_of_regular(path) > limit:
+        raise Unreadable(too_large)
+    try:  # O_NONBLOCK: a file swapped for a pipe since the stat does not make this wait
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as error:
+        raise Unreadable(f"it cannot be read ({error.strerror})") from None
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise Unreadable("it is not a regular file")
+        try:
+            data = file.read(limit + 1)  # a file that grew since it was measured is cut here
+        except OSError as error:
+            raise Unreadable(f"it cannot be read ({error.strerror})") from None
+    if len(data) > limit:
+        raise Unreadable(too_large)
+    return data
+
+
+def regular_file(path: Path, error_type: type[StillpointError], fix: str) -> int:
+    """The size in bytes of the regular file at path; ``error_type`` naming it otherwise."""
+    try:
+        return size_of_regular(path)
+    except FileNotFoundError:
+        raise error_type(f"{display_path(path)} does not exist", fix=fix) from None
+    except Unreadable as error:
+        raise error_type(_named(path, error.reason), fix=fix) from None
+
+
+def read_bytes(path: Path, error_type: type[StillpointError], limit: int, fix: str) -> bytes:
+    """A regular file's bytes, at most ``limit`` of them; ``error_type`` naming it otherwise."""
+    try:
+        return read_bounded(path, limit)
+    except FileNotFoundError:
+        raise error_type(f"{display_path(path)} does not exist", fix=fix) from None
+    except Unreadable as error:
+        raise error_type(_named(path, error.reason), fix=fix) from None
+
+
+def _named(path: Path, reason: str) -> str:
+    """``it is a device, …`` said of the file by its name: ``/dev/zero is a device, …``."""
+    return f"{display_path(path)} {reason.removeprefix('it ')}"
+
+
 def read_text(path: Path, error_type: type[StillpointError]) -> str:
     """A UTF-8 file's text; one that cannot be read or is not UTF-8 is ``error_type`` naming it
-    (and the line of the first bad byte)."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise error_type(
-            f"cannot read: {error.strerror}", where=display_path(path), fix="Check the path."
-        ) from None
+    (and the line of the first bad byte). At most MAX_TEXT_BYTES: a script, not a disk."""
+    data = read_bytes(path, error_type, MAX_TEXT_BYTES, "Check the path.")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

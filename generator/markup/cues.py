@@ -245,6 +245,7 @@ def check_session(cues: Sequence[Cue], breath: Fraction, where: str) -> None:
             where=where,
             fix="Write the words to speak, one paragraph an utterance, or [bell] and [pause 5m].",
         )
+    _check_sides(cues)
     total = Fraction(0)
     for cue in cues:  # a hold's own length covers the cues inside it
         total += written_seconds(cue, breath)
@@ -256,3 +257,19 @@ def check_session(cues: Sequence[Cue], breath: Fraction, where: str) -> None:
                 fix=f"Shorten its pauses or holds: a session lasts at most {MAX_SECONDS // 3600} "
                 "hours.",
             )
+
+
+def _check_sides(cues: Sequence[Cue]) -> None:
+    """A pose held on one side twice in a row is a typo in its sides (["left", "left"]): the
+    words between the holds would ask the listener to change sides and then not change."""
+    last_side: dict[str, str] = {}  # pose -> the side of its last hold
+    for cue in walk(cues):
+        if not isinstance(cue, Hold) or not cue.pose:
+            continue
+        if cue.side and last_side.get(cue.pose) == cue.side:
+            raise MarkupError(
+                f"{cue.pose} is held on the {cue.side} side twice in a row",
+                where=cue.source,
+                fix='Hold each side once: sides = ["right", "left"].',
+            )
+        last_side[cue.pose] = cue.side

@@ -23,7 +23,7 @@ from fractions import Fraction
 
 from generator.base.durations import MAX_SECONDS, Duration, parse_duration
 from generator.base.text import CONTROL_CHARS
-from generator.errors import MarkupError, Source
+from generator.errors import MarkupError, Source, closest
 from generator.markup.breathing import parse_pattern
 from generator.markup.cues import (
     DEFAULT,
@@ -47,6 +47,7 @@ from generator.markup.templating import ScriptLine
 from generator.recipes.settings import RATE_RANGE
 
 MAX_STRIKES = 9
+SIDES = ("left", "right")  # of a two-sided pose
 # About 800 words, five minutes of speech: a longer utterance is a file pasted without blank
 # lines (or no text at all), and one clip of it would take the engine minutes.
 MAX_UTTERANCE_CHARS = 5_000
@@ -240,6 +241,12 @@ def _hold(argument: str, rest: str, source: Source) -> Cue:
             fix="Write it like [hold 8 breaths pose pigeon side left].",
         )
     side = (match["side"] or "").lower()
+    if side and side not in SIDES:
+        raise MarkupError(
+            f"{match['side']!r} is not a side",
+            where=source,
+            fix=f"{closest(side, SIDES)} Write side left or side right.".strip(),
+        )
     return Hold(
         _duration(match["length"], source, "hold", "8 breaths"),
         source,

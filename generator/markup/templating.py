@@ -23,7 +23,13 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from generator.base.durations import parse_seconds
 from generator.errors import Source, TemplateError, closest
-from generator.files.userfiles import display_path, not_utf8, read_text
+from generator.files.userfiles import (
+    MAX_TEXT_BYTES,
+    display_path,
+    not_utf8,
+    read_text,
+    regular_file,
+)
 from generator.markup import sandbox
 from generator.markup.cues import scaled_breaths
 from generator.markup.sandbox import ScriptSandbox
@@ -161,6 +167,13 @@ class _ConfinedLoader(jinja2.BaseLoader):
                 f"template {template!r} links to {found.resolve()}, outside the scripts folders",
                 fix="Copy the file into the templates folder instead of linking to it.",
             )
+        if found is not None:  # a device, pipe or huge file is refused before Jinja reads it
+            size = regular_file(found, TemplateError, "Give a template that is a text file.")
+            if size > MAX_TEXT_BYTES:
+                raise TemplateError(
+                    f"template {template!r} is larger than {MAX_TEXT_BYTES:,} bytes",
+                    fix="A template is text of a few kilobytes; check the file.",
+                )
         try:
             return self.inner.get_source(environment, template)
         except UnicodeDecodeError as error:

@@ -56,7 +56,7 @@ def load_config(path: Path | None = None) -> Config:
     if not path.is_file():
         if os.environ.get(CONFIG_ENV):
             raise SettingsError(
-                f"config file {path} does not exist",
+                f"config file {path} " + ("is a folder" if path.is_dir() else "does not exist"),
                 where=f"{CONFIG_ENV}={path}",
                 fix=f"Create it, or unset {CONFIG_ENV}.",
             )

@@ -24,6 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from generator.base.durations import MAX_SECONDS
 from generator.errors import RecipeError, Source
 from generator.files.userfiles import KeyLocator, display_path, parse_toml, read_text
 from generator.recipes.overrides import Overrides
@@ -63,8 +64,8 @@ def is_program(path: Path) -> bool:
     if path.suffix != ".toml" or not path.is_file():
         return False
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_text(path, RecipeError)
+    except RecipeError:  # unreadable, not text, or not a file: no program
         return False
     return any(line.strip().startswith("[[day]]") for line in text.splitlines())
 
@@ -127,6 +128,12 @@ def _day(
         raise RecipeError("title must be a string", where=source, fix='Quote it: "…".')
     if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int | float)):
         raise RecipeError("minutes must be a number", where=source, fix="Write minutes = 12.")
+    if minutes is not None and not 0 < minutes <= MAX_SECONDS // 60:  # nan fails this too
+        raise RecipeError(
+            f"minutes = {minutes} is not a session length",
+            where=source,
+            fix=f"Give a number of minutes above 0 and at most {MAX_SECONDS // 60}.",
+        )
     if not isinstance(skip, list) or not all(isinstance(name, str) for name in skip):
         raise RecipeError("skip must be a list of poses", where=source, fix='skip = ["lizard"]')
     if not isinstance(own, dict):

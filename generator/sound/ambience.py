@@ -269,16 +269,19 @@ def looped(loop: Samples, start: int, length: int) -> Samples:
 # --- a user's file as a bed ----------------------------------------------------------------
 
 
-def load_bed(path: Path, level_lufs: float = BED_LUFS, role: Role = AMBIENCE) -> Samples:
+def load_bed(
+    path: Path, level_lufs: float = BED_LUFS, role: Role = AMBIENCE, seconds: float | None = None
+) -> Samples:
     """Any sound file ffmpeg reads, as a seamless mono loop at the bed level.
 
-    Only the first ``role.max_seconds`` are used. The level is the built-ins' RMS unless the
-    file's peaks would then pass BED_PEAK_LIMIT_DB, so music and noise beds sit alike under the
-    voice.
+    Only the first ``seconds`` (what the session can use; at most ``role.max_seconds``) are
+    read: a longer bed would only be heard to the session's end. The level is the built-ins' RMS
+    unless the file's peaks would then pass BED_PEAK_LIMIT_DB, so music and noise beds sit alike
+    under the voice.
     """
     fix = f"Use {READABLE} at least a second long."
     try:
-        samples = read_sound(path, role)
+        samples = read_sound(path, role, seconds=seconds)
     except SoundFileError as error:
         raise BedError(error.what, fix=error.fix) from None
     if samples.size < MIN_FILE_SECONDS * SAMPLE_RATE:

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from generator.base.samples import SAMPLE_RATE, Samples, active_rms, db_to_gain, frozen
-from generator.errors import MarkupError, SettingsError, Source, closest
+from generator.errors import MarkupError, SettingsError, Source, closest, located
 from generator.files.soundfiles import BELL, MUSIC, SoundFileError, read_sound
+from generator.files.userfiles import regular_file
 from generator.markup.breathing import ToneKind
 from generator.markup.cues import NO_BELL, OFF, AmbienceChange, Bell, Cue, Pause, Window, walk
 from generator.recipes.catalogue import Catalogue
@@ -101,17 +102,18 @@ def check_bell_setting(name: str, catalogue: Catalogue, where: Source | str | No
         )
 
 
-def music_used(cues: Sequence[Cue]) -> dict[str, Samples]:
+def music_used(cues: Sequence[Cue], seconds: float | None = None) -> dict[str, Samples]:
     """Each music file a window plays, decoded once as a loop at the bed level, by its mix id.
 
-    A file that cannot be used is an error at the line that asks for it.
+    A file that cannot be used is an error at the line that asks for it. ``seconds``: the most
+    of each file the session can play.
     """
     found: dict[str, Samples] = {}
     for cue in walk(cues):
         if isinstance(cue, Window) and cue.music and music_id(cue.music) not in found:
             try:
                 path = Path(cue.music).expanduser()
-                found[music_id(cue.music)] = load_bed(path, MUSIC_LUFS, MUSIC)
+                found[music_id(cue.music)] = load_bed(path, MUSIC_LUFS, MUSIC, seconds)
             except BedError as error:
                 raise MarkupError(error.what, where=cue.source, fix=error.fix) from None
     return found
@@ -132,7 +134,10 @@ def ambience_asked(
         if isinstance(cue, AmbienceChange) and cue.bed.lower() != OFF:
             asked.setdefault(cue.bed, cue.source)
     for bed, where in asked.items():
-        if bed not in BEDS and not Path(bed).expanduser().is_file():
+        if bed not in BEDS and Path(bed).expanduser().exists():
+            with located(where):  # a folder, device or pipe: refused before it is opened
+                regular_file(Path(bed).expanduser(), BedError, "Give a sound file as the bed.")
+        elif bed not in BEDS:
             raise BedError(
                 f"unknown ambience {bed!r}",
                 where=where,
@@ -141,12 +146,17 @@ def ambience_asked(
     return asked
 
 
-def ambience_used(cues: Sequence[Cue], setting: str) -> dict[str, Samples]:
-    """Each ambience bed the session plays, as a loop at the bed level, by its mix id."""
+def ambience_used(
+    cues: Sequence[Cue], setting: str, seconds: float | None = None
+) -> dict[str, Samples]:
+    """Each ambience bed the session plays, as a loop at the bed level, by its mix id; of a
+    file, at most the ``seconds`` the session can play."""
     found: dict[str, Samples] = {}
     for bed, where in ambience_asked(cues, setting).items():
         try:
-            loop = bed_loop(bed) if bed in BEDS else load_bed(Path(bed).expanduser())
+            loop = (
+                bed_loop(bed) if bed in BEDS else load_bed(Path(bed).expanduser(), seconds=seconds)
+            )
         except BedError as error:
             raise BedError(error.what, where=where, fix=error.fix) from None
         found[ambience_id(bed)] = loop
@@ -213,6 +223,7 @@ class RenderClips:
         self.requests: dict[tuple[str, str, int], SpeechRequest] = {}  # what has a clip
         self.missing: dict[tuple[str, str, int], SpeechRequest] = {}  # what needs one
         self.made = 0
+        self.warnings: tuple[str, ...] = ()  # for the user: a speech cache that cannot be written
 
     def speech(self, text: str, voice: str, rate: int) -> ClipRef:
         request = self.requests.get((text, voice, rate))
@@ -256,9 +267,15 @@ class RenderClips:
             self.made += count
             self.on_clips(self.made, total)
 
-        clips = synthesize_all(missing.values(), self.cache, on_clip=clip_done)
+        clips = synthesize_all(
+            missing.values(), self.cache, on_clip=clip_done, on_warning=self._warn
+        )
         for said, request in missing.items():
             clip = clips[request]
             self.audio[request.key] = clip
             self.requests[said] = request
         return True
+
+    def _warn(self, warning: str) -> None:
+        if warning not in self.warnings:  # each batch meets the same cache: told once a render
+            self.warnings += (warning,)

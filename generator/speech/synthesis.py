@@ -4,7 +4,9 @@ The engines live in ``voices.py``. eSpeak NG (under pyttsx3) is not thread-safe 
 forked after start-up, and piper's model is best loaded once per process, so clips are made in
 worker processes created with the ``spawn`` method; each worker starts an engine the first time
 a request needs it and keeps it. Clips are trimmed and resampled to the session rate once, here.
-The clips go into the cache (``cache.py``), which the workers write and the render reads.
+The clips go into the cache (``cache.py``), which the workers write and the render reads. The
+cache only saves time: a worker that cannot store its clip (disk full, read-only, a file where the
+folder should be) sends the clip itself back, and the render goes on with a warning.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ import signal
 import sys
 import threading
 import wave
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from generator.base.samples import (
     SAMPLE_RATE,
     Samples,
+    from_pcm16,
     frozen,
     resample,
+    to_pcm16,
     trim_silence,
 )
 from generator.errors import SynthesisError
@@ -33,6 +38,15 @@ from generator.speech.cache import ClipCache, SpeechRequest
 from generator.speech.voices import CLIP_TIMEOUT, SpeechEngine, start_engine
 
 ProgressCallback = Callable[[int], None]
+WarningCallback = Callable[[str], None]  # one line for the user, as the command line prints it
+
+
+@dataclass(frozen=True)
+class Unstored:
+    """A clip a worker made but the cache would not take: the clip travels back instead."""
+
+    pcm: bytes  # 16-bit little-endian, as the cache keeps it: the same audio as a cached clip
+    reason: str  # why the cache refused it, in the system's words ("No space left on device")
 
 
 def synthesize_all(
@@ -41,8 +55,13 @@ def synthesize_all(
     *,
     workers: int | None = None,
     on_clip: ProgressCallback | None = None,
+    on_warning: WarningCallback | None = None,
 ) -> dict[SpeechRequest, Samples]:
-    """Clips for every distinct request: from the cache where present, else made in parallel."""
+    """Clips for every distinct request: from the cache where present, else made in parallel.
+
+    A cache that cannot be written does not stop the clips: they are used for this call only,
+    and ``on_warning`` is told once.
+    """
     clips: dict[SpeechRequest, Samples] = {}
     missing: list[SpeechRequest] = []
     for request in dict.fromkeys(requests):
@@ -51,19 +70,41 @@ def synthesize_all(
             missing.append(request)
         else:
             clips[request] = cached
+    unstored: dict[SpeechRequest, Unstored] = {}  # made, but not in the cache
     if missing:
-        _make_clips(missing, cache, workers or os.cpu_count() or 1, on_clip)
+        unstored = _make_clips(missing, cache, workers or os.cpu_count() or 1, on_clip)
+    if unstored and on_warning:
+        on_warning(cache_unwritable(cache.root, next(iter(unstored.values())).reason))
     for request in missing:
-        made = cache.load(request)
-        if made is None:
-            raise SynthesisError(f"the clip for {request.text[:60]!r} could not be read back")
-        clips[request] = made
+        clips[request] = _made_clip(request, cache, unstored)
     return clips
+
+
+def cache_unwritable(root: Path, reason: str) -> str:
+    """The warning for a speech cache the clips could not be stored in."""
+    return (
+        f"stillpoint: warning: the speech cache at {root} cannot be written ({reason}): "
+        "clips are made for this render only"
+    )
+
+
+def _made_clip(
+    request: SpeechRequest, cache: ClipCache, unstored: Mapping[SpeechRequest, Unstored]
+) -> Samples:
+    """A clip just made: the worker's own when the cache refused it, else read back (checked)."""
+    if request in unstored:
+        return from_pcm16(unstored[request].pcm)
+    made = cache.load(request)
+    if made is None:
+        raise SynthesisError(f"the clip for {request.text[:60]!r} could not be read back")
+    return made
 
 
 def _make_clips(
     missing: list[SpeechRequest], cache: ClipCache, workers: int, on_clip: ProgressCallback | None
-) -> None:
+) -> dict[SpeechRequest, Unstored]:
+    """Make the clips in worker processes; returns those the cache would not take."""
+    unstored: dict[SpeechRequest, Unstored] = {}
     context = multiprocessing.get_context("spawn")
     pool = futures.ProcessPoolExecutor(
         max_workers=max(1, min(workers, len(missing))),
@@ -74,10 +115,12 @@ def _make_clips(
         with _workers_ignore_interrupts():  # the pool starts its processes as jobs are submitted
             jobs = {pool.submit(_clip_in_worker, req, cache.root): req for req in missing}
         for job in futures.as_completed(jobs, timeout=CLIP_TIMEOUT * len(missing)):
-            error = job.result()
-            if error:
+            outcome = job.result()
+            if isinstance(outcome, Unstored):
+                unstored[jobs[job]] = outcome
+            elif outcome:
                 raise SynthesisError(
-                    f"speech synthesis failed for {jobs[job].text[:60]!r}: {error}",
+                    f"speech synthesis failed for {jobs[job].text[:60]!r}: {outcome}",
                     fix="Check that eSpeak NG works: espeak-ng 'hello'",
                 )
             if on_clip:
@@ -93,6 +136,7 @@ def _make_clips(
             remove_stale(cache.path(request))
         raise
     pool.shutdown(wait=True)
+    return unstored
 
 
 @contextlib.contextmanager
@@ -135,8 +179,12 @@ def _quiet_worker() -> None:
     sys.stdout = Path(os.devnull).open("w", encoding="utf-8")  # noqa: SIM115 - as long as the worker
 
 
-def _clip_in_worker(request: SpeechRequest, cache_root: Path) -> str:
-    """Make one clip in a worker process; returns an error text, or "" on success."""
+def _clip_in_worker(request: SpeechRequest, cache_root: Path) -> str | Unstored:
+    """Make one clip in a worker process and store it in the cache.
+
+    Returns "" once the clip is in the cache (the parent reads it from there), the clip itself
+    when the cache would not take it, or an error text when no clip could be made.
+    """
     try:
         engine = _worker_engines.get(request.engine)
         if engine is None:
@@ -144,11 +192,20 @@ def _clip_in_worker(request: SpeechRequest, cache_root: Path) -> str:
         for _attempt in range(2):  # eSpeak now and then writes an empty file: try once more
             clip, rate = _synthesize_once(engine, request)
             if clip.size:
-                ClipCache(cache_root).store(request, resample(clip, rate, SAMPLE_RATE))
-                return ""
+                return _stored(request, resample(clip, rate, SAMPLE_RATE), cache_root)
     except Exception as error:  # reported to the parent as text: exceptions may not pickle
         return f"{type(error).__name__}: {error}"
     return "the engine produced no sound (tried twice)"
+
+
+def _stored(request: SpeechRequest, clip: Samples, cache_root: Path) -> str | Unstored:
+    """Put the clip in the cache and return ""; when the cache cannot take it (ENOSPC, EROFS,
+    EACCES, ENOTDIR…), return the clip itself: the cache only saves time, the render needs it."""
+    try:
+        ClipCache(cache_root).store(request, clip)
+    except OSError as error:
+        return Unstored(to_pcm16(clip), error.strerror or str(error))
+    return ""
 
 
 def _synthesize_once(engine: SpeechEngine, request: SpeechRequest) -> tuple[Samples, int]:

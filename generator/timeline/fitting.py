@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from fractions import Fraction
 
-from generator.base.durations import format_clock
+from generator.base.durations import MAX_SECONDS, format_clock
 from generator.errors import SettingsError
 from generator.timeline.events import Timeline
 
@@ -84,10 +84,11 @@ def _check_reachable(target: Fraction, shortest: Fraction, longest: Fraction, ti
             f"{title} cannot last {asked}: it has a fixed length of {low}",
             fix="Leave out --minutes, or give its pauses room to stretch: [pause 1m (30s..5m)].",
         )
+    reach = min(longest, Fraction(MAX_SECONDS))  # what --minutes may ask for
     raise LengthError(
         f"{title} cannot last {asked}: it can last from {low} to {high}",
-        fix=f"Choose --minutes from {_minutes(shortest, up=True)} to "
-        f"{_minutes(longest, up=False)}, or widen its stretchable pauses: [pause 1m (30s..10m)].",
+        fix=f"Choose --minutes from {_minutes(shortest, up=True)} to {_minutes(reach, up=False)}, "
+        "or widen its stretchable pauses: [pause 1m (30s..10m)].",
     )
 
 

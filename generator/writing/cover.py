@@ -1,4 +1,5 @@
-"""Cover art made by the project: a calm PNG of ripples around a still point, one per session.
+"""Cover art: the user's own picture (``--set cover=FILE``), or one made by the project: a calm
+PNG of ripples around a still point, one per session.
 
 The colours come from the title (a hash, not chance), so a session always has the same cover and
 different sessions look different in a player's list. Written with zlib alone: no image library.
@@ -9,9 +10,14 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 
+from generator.errors import SettingsError
+from generator.files.userfiles import display_path, read_bytes
+
+MAX_COVER_BYTES = 10_000_000  # a 3000-pixel JPEG is 2-5 MB; anything this large is not a cover
 SIZE = 600  # pixels a side: enough for a phone's player, about 30 KB
 PALETTES = (  # (top, bottom) colours: dusk, sea, sage, clay, lavender, night
     ((44, 62, 80), (214, 162, 132)),
@@ -21,6 +27,20 @@ PALETTES = (  # (top, bottom) colours: dusk, sea, sage, clay, lavender, night
     ((70, 60, 110), (210, 190, 225)),
     ((18, 24, 44), (96, 112, 160)),
 )
+
+
+def cover_image(setting: str, title: str) -> bytes:
+    """The user's cover image (the ``cover`` setting, a path), or one made from the title."""
+    if not setting:
+        return cover_png(title)
+    path = Path(setting).expanduser()
+    fix = f"Give a PNG or JPEG file of at most {MAX_COVER_BYTES // 1_000_000} MB."
+    data = read_bytes(path, SettingsError, MAX_COVER_BYTES, fix)
+    if not (data.startswith(b"\x89PNG") or data.startswith(b"\xff\xd8")):
+        raise SettingsError(
+            f"cover: {display_path(path)} is not a PNG or JPEG image", fix="Convert it first."
+        )
+    return data
 
 
 def cover_png(title: str) -> bytes:

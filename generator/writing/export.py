@@ -43,10 +43,13 @@ def write_session(
 ) -> tuple[Path, ...]:
     """Encode the blocks into output, tag it, write the sidecars; all renamed into place at once.
 
-    Returns the files written, the MP3 first.
+    A render owns its set of sidecars: one an earlier render of the same name wrote and this one
+    does not (a prompt sheet) is removed with the same step. Returns the files written, the MP3
+    first.
     """
     files = (output, *(beside(output, suffix) for suffix in sidecars))
-    with staged(files) as (mp3, *texts):
+    stale = [beside(output, suffix) for suffix in SIDECARS if suffix not in sidecars]
+    with staged(files, [path for path in stale if path.is_file()]) as (mp3, *texts):
         encode_mp3(blocks, timeline.sample_rate, mp3, timeline.channels)
         write_tags(mp3, tags)
         for path, text in zip(texts, sidecars.values(), strict=True):

@@ -12,12 +12,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from generator.errors import OutputError
+from generator.files.atomic import PART_SUFFIX
 from generator.markup.cues import OFF, AmbienceChange, Cue, Window, walk
 from generator.recipes.catalogue import Catalogue
 from generator.recipes.recipe import Recipe
+from generator.sound.ambience import BEDS
 
 SIDECARS = (".json", ".vtt", ".lrc", ".prompts.txt")  # what render writes beside the MP3
 _FIX = "Choose another output path with -o."
+# What a hidden name adds to a file's: ".", then ".PID" (up to 7 digits), ".RANDOM" (8) and ".part".
+PART_NAME_EXTRA = 1 + 8 + 9 + len(PART_SUFFIX)
+DEFAULT_NAME_MAX = 255
 
 
 def beside(output: Path, suffix: str) -> Path:
@@ -32,11 +37,34 @@ def written_beside(output: Path) -> tuple[Path, ...]:
 
 def check_output(output: Path, inputs: Iterable[Path] = ()) -> None:
     """OutputError unless every file of the render can be written and none is one of inputs."""
+    _check_name_lengths(output, _check_folder(output.parent))
     for path in written_beside(output):
         if path.is_dir():
             raise OutputError(f"{path} is a folder", fix="Give a file name such as session.mp3.")
-    _check_folder(output.parent)
     check_not_input(output, inputs)
+
+
+def _check_name_lengths(output: Path, folder: Path) -> None:
+    """Every name the render writes fits the file system: the MP3, each sidecar, and the hidden
+    name each is first written under (``.NAME.PID.RANDOM.part``, PART_NAME_EXTRA bytes more)."""
+    limit = _name_max(folder)
+    for path in written_beside(output):
+        size = len(os.fsencode(path.name)) + PART_NAME_EXTRA
+        if size > limit:
+            room = limit - PART_NAME_EXTRA - max(len(suffix) for suffix in (".mp3", *SIDECARS))
+            raise OutputError(
+                f"the output name is too long: {path.name[:40]}… (and its temporary name) would "
+                f"be {size} bytes, over the {limit} a file name may have here",
+                fix=f"Choose a name of at most {room} bytes before .mp3 with -o.",
+            )
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name, in bytes, the folder's file system allows (255 on Linux's)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return DEFAULT_NAME_MAX
 
 
 def check_not_input(output: Path, inputs: Iterable[Path]) -> None:
@@ -66,13 +94,13 @@ def session_inputs(
             files.append(Path(cue.music))
         elif isinstance(cue, AmbienceChange):
             beds.append(cue.bed)
-    files += [Path(bed) for bed in beds if bed.lower() != OFF]  # a built-in bed is no file
+    files += [Path(bed) for bed in beds if bed.lower() != OFF and bed not in BEDS]
     if recipe.settings.cover:
         files.append(Path(recipe.settings.cover))
     return files
 
 
-def _check_folder(folder: Path) -> None:
+def _check_folder(folder: Path) -> Path:
     """The folder exists and is writable, or the nearest existing one above it would let it be
     made (a file in the way, or no permission, are found here rather than after the work)."""
     existing = folder
@@ -84,6 +112,7 @@ def _check_folder(folder: Path) -> None:
         raise OutputError(f"cannot write into {folder}: {existing} is not a folder", fix=_FIX)
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write into {folder}: permission denied", fix=_FIX)
+    return existing
 
 
 def _real(path: Path) -> Path:

@@ -9,14 +9,23 @@ docs/markup.md documents the fields.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.base.text import SURROGATES
+from generator.files.userfiles import Unreadable, read_bounded
 from generator.timeline.events import Timeline
 
 SUFFIX = ".json"
+# An hour of speech with a line every 5 s makes a 173 kB timeline JSON (measured): 16 MB is some
+# 90 such hours. A larger file beside an MP3 is not a render's, and is not read into memory.
+MAX_BESIDE_BYTES = 16_000_000
+# The longest time an MP3's chapter tag can hold (CHAP: 32-bit milliseconds, some 49.7 days); a
+# larger "start" or "duration" is no time in any MP3 and is not shown.
+MAX_SECONDS = (2**32 - 1) / 1000
+
+Why = Callable[[str], None]  # told, in a few words, why a file beside an MP3 was not read
 
 
 def timeline_document(timeline: Timeline, loudness: Mapping[str, float] | None = None) -> str:
@@ -107,11 +116,28 @@ class Sidecar:
     speech: tuple[Line, ...]
 
 
-def read_sidecar(mp3: Path) -> Sidecar | None:
-    """The timeline JSON beside mp3, or None when it is missing or not a Stillpoint timeline."""
+def read_sidecar(mp3: Path, why: Why | None = None) -> Sidecar | None:
+    """The timeline JSON beside mp3, or None when it is missing or not a Stillpoint timeline.
+
+    A JSON that is there but cannot be read at all (see ``read_beside``; not UTF-8, not JSON,
+    nested too deeply) is None too, and ``why`` is told so in a few words. Of one that reads,
+    what cannot be used is left out: a time that is not a number of seconds an MP3 could hold,
+    a chapter without a title.
+    """
+    tell = why or _untold
+    data = read_beside(mp3.with_suffix(SUFFIX), tell)
+    if data is None:
+        return None
     try:
-        document = json.loads(mp3.with_suffix(".json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # missing, unreadable or not JSON: list the MP3 without it
+        document = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        tell("it is not UTF-8 text")
+        return None
+    except RecursionError:  # json's parser recurses once per [ or {: 100,000 of them overflow
+        tell("it is nested too deeply to read")
+        return None
+    except ValueError:  # not JSON, or an integer of over 4,300 digits
+        tell("it is not JSON")
         return None
     if not isinstance(document, dict):
         return None
@@ -120,19 +146,38 @@ def read_sidecar(mp3: Path) -> Sidecar | None:
     for item in _dicts(document.get("chapters")):
         name, start = item.get("title"), _seconds(item.get("start"))
         if isinstance(name, str) and start is not None:
-            chapters.append(Chapter(name, start))
+            chapters.append(Chapter(_text(name), start))
     for item in _dicts(document.get("events")):
         text, start, end = item.get("text"), _seconds(item.get("start")), _seconds(item.get("end"))
         if item.get("kind") != "speech" or not isinstance(text, str):
             continue
         if start is not None and end is not None:
-            speech.append(Line(start, end, text))
+            speech.append(Line(start, end, _text(text)))
     return Sidecar(
-        title if isinstance(title, str) else "",
+        _text(title) if isinstance(title, str) else "",
         _seconds(document.get("duration")),
         tuple(sorted(chapters, key=lambda chapter: chapter.start)),
         tuple(sorted(speech, key=lambda line: line.start)),
     )
+
+
+def read_beside(path: Path, why: Why) -> bytes | None:
+    """The bytes of a file beside an MP3 (its JSON or VTT, a program's playlist), or None.
+
+    None silently when there is no such file; None with ``why`` told in a few words when it is
+    not one to read: not a regular file, larger than MAX_BESIDE_BYTES, or unreadable.
+    """
+    try:
+        return read_bounded(path, MAX_BESIDE_BYTES)
+    except FileNotFoundError:  # also a symbolic link to nowhere
+        return None
+    except Unreadable as error:
+        why(error.reason)
+        return None
+
+
+def _untold(reason: str) -> None:
+    """Why a sidecar was not read, when the caller does not ask (the player: it plays on)."""
 
 
 def _dicts(value: object) -> Iterable[dict[str, object]]:
@@ -140,7 +185,14 @@ def _dicts(value: object) -> Iterable[dict[str, object]]:
 
 
 def _seconds(value: object) -> float | None:
+    """A time in seconds, or None: not a number, negative, NaN, or past MAX_SECONDS (compared
+    before float() is taken: an integer of 400 digits would overflow it)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
-    return number if math.isfinite(number) and number >= 0 else None
+    return float(value) if 0 <= value <= MAX_SECONDS else None
+
+
+def _text(value: str) -> str:
+    """A JSON string as text that can be written and printed: JSON's ``\\ud800`` escapes give
+    lone surrogates, which no UTF-8 file or terminal can take; each becomes U+FFFD."""
+    return SURROGATES.sub("\ufffd", value)

@@ -9,10 +9,13 @@ inputs give the same bytes.
 
 from __future__ import annotations
 
+import math
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mutagen import MutagenError
 from mutagen.id3 import (
     APIC,
     CHAP,
@@ -29,10 +32,13 @@ from mutagen.id3 import (
     CTOCFlags,
     ID3NoHeaderError,
 )
+from mutagen.mp3 import MPEGInfo
 
-from generator.errors import EncodeError
+from generator.errors import OutputError
 
 RECORD_FRAME = "stillpoint"  # the TXXX description the recipe record goes under
+# The cover (at most 10 MB) and the record (at most 4,000,000 characters) with room to spare.
+MAX_TAG_BYTES = 32_000_000
 NO_OFFSET = 0xFFFFFFFF  # CHAP byte offsets unused: players seek by time
 
 
@@ -78,9 +84,12 @@ def write_tags(path: Path, tags: FileTags) -> None:
         id3.add(TXXX(encoding=3, desc=RECORD_FRAME, text=tags.record))
     try:
         id3.save(path, v2_version=3, padding=lambda info: 0)
-    except OSError as error:
-        raise EncodeError(
-            f"cannot write the tags of {path}: {error}", fix="Check the disk."
+    except (OSError, MutagenError) as error:  # mutagen wraps a full disk's OSError in its own
+        cause = error.__cause__ if isinstance(error.__cause__, OSError) else error
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(error)
+        raise OutputError(
+            f"cannot write the tags of {path.name}: {reason}",
+            fix="Free some space, or choose another output path with -o.",
         ) from None
 
 
@@ -130,10 +139,28 @@ def read_cover(path: Path) -> bytes:
     return bytes(covers[0].data) if covers else b""
 
 
+class TagTooLarge(Exception):
+    """A file's ID3 tag is larger than any Stillpoint writes (a crafted or foreign file)."""
+
+
 def read_record(path: Path) -> str | None:
-    """The recipe record of a file Stillpoint made, or None."""
+    """The recipe record of a file Stillpoint made, or None. A tag over MAX_TAG_BYTES is not
+    read (mutagen would hold all of it): TagTooLarge."""
+    _check_tag_size(path)
     frames = _read(path).getall(f"TXXX:{RECORD_FRAME}")
     return str(frames[0].text[0]) if frames else None
+
+
+def _check_tag_size(path: Path) -> None:
+    """The ID3v2 header's size field (synchsafe, 28 bits) against MAX_TAG_BYTES."""
+    with path.open("rb") as file:
+        header = file.read(10)
+    if len(header) == 10 and header.startswith(b"ID3"):
+        size = 0
+        for byte in header[6:10]:
+            size = size << 7 | (byte & 0x7F)
+        if size > MAX_TAG_BYTES:
+            raise TagTooLarge(f"its tag is {size:,} bytes, over the {MAX_TAG_BYTES:,} we read")
 
 
 def _read(path: Path) -> ID3:
@@ -141,3 +168,22 @@ def _read(path: Path) -> ID3:
         return ID3(path)
     except ID3NoHeaderError:
         return ID3()
+
+
+def mp3_seconds(path: Path) -> float | None:
+    """The MP3's length in seconds from its headers, or None if it is not a readable MP3.
+
+    mutagen's MPEGInfo, which ``mutagen.mp3.MP3(path).info`` is: the Xing/Info or VBRI frame's
+    count of frames, else the bitrate and the file's size. It seeks past the ID3 tag without
+    reading it (a cover or a crafted tag of any size costs nothing) and looks for the first
+    frame in at most 1 MiB. In-process it takes 0.02 ms a file where ffprobe takes 50-90 ms
+    (measured on 1,000 copies of a 3-second MP3). A pipe or device is never opened.
+    """
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
+        with path.open("rb") as file:
+            seconds = float(MPEGInfo(file).length)
+    except (MutagenError, OSError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None

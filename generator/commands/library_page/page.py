@@ -7,18 +7,25 @@ from the disk: no server, no network. The page is ``page.html.j2`` rendered by J
 autoescaping on, with ``page.css`` and ``page.js`` inlined. The data travels in the page as JSON;
 the script builds the list from it with ``textContent`` only, so no title or transcript line is
 ever parsed as HTML.
+
+The folder may hold files Stillpoint did not write, and the page is still written: an MP3 whose
+name is not UTF-8, or that is a pipe, a device or a socket, is left out; a JSON, VTT or playlist
+beside it that is too large, damaged or not a regular file is not read. Each is said in one line
+of ``Library.warnings``, for the command to print. A pipe or device is never opened.
 """
 
 from __future__ import annotations
 
 import functools
 import html
+import itertools
 import json
 import math
 import os
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+import stat
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -27,16 +34,25 @@ import jinja2
 from markupsafe import Markup
 
 from generator.base.durations import format_clock
-from generator.base.text import counted
+from generator.base.text import counted, printable
 from generator.errors import OutputError
 from generator.files.atomic import write_atomically
-from generator.files.ffmpeg import probe_seconds
-from generator.writing.sidecar import Chapter, Line, read_sidecar
+from generator.files.userfiles import file_kind
+from generator.writing.sidecar import Chapter, Line, Why, read_beside, read_sidecar
+from generator.writing.tags import mp3_seconds
 
 PAGE_NAME = "index.html"
 ASSETS = Path(__file__).parent  # page.html.j2, page.css and page.js
 PAGE_TEMPLATE = "page.html.j2"
 _VTT_TIME = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2})\.(\d{3})$")
+# MP3s from which a terminal is shown a progress bar. From the page cache 1,000 foreign MP3s are
+# read in 50 ms (measured); from a cold disk each costs a seek or two (some 10 ms each on a
+# spinning disk, more on a network share), so from about 100 the wait can pass a second.
+MANY_FILES = 100
+READING = "Reading"  # the progress bar's label
+
+Warn = Callable[[str], None]  # told one line: a file left out, or beside an MP3 and not read
+Progress = Callable[[str, int, int], None]  # (stage, done, total), as cli's _Progress takes it
 
 
 @dataclass(frozen=True)
@@ -75,72 +91,200 @@ class Playlist:
     titles: Mapping[str, str]
 
 
-def write_library_page(folder: Path) -> Path:
-    """Write folder/index.html listing every session MP3 under folder; return its path."""
+@dataclass(frozen=True)
+class Found:
+    """The sessions under a folder, and one line for each file left out or not read."""
+
+    groups: tuple[Group, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Library:
+    """What ``stillpoint library`` wrote: the page, and what it says on stderr after it."""
+
+    page: Path
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Place:
+    """A folder's MP3s to list: names that are UTF-8, of regular files."""
+
+    here: Path
+    prefix: str  # the folder relative to the page, POSIX, "/"-ended; "" for the page's own
+    names: tuple[str, ...]
+
+
+def write_library(folder: Path, progress: Progress | None = None) -> Library:
+    """Write folder/index.html listing every session MP3 under folder.
+
+    ``progress`` is told (stage, done, total) as the MP3s are read, when there are MANY_FILES.
+    """
     if not folder.exists():
         raise OutputError(
-            f"the folder {folder} does not exist",
+            f"the folder {printable(str(folder))} does not exist",
             fix="Give the folder your sessions were rendered into (output/ unless you chose -o).",
         )
     if not folder.is_dir():
-        raise OutputError(f"{folder} is not a folder", fix="Give the folder that holds the MP3s.")
+        raise OutputError(
+            f"{printable(str(folder))} is not a folder", fix="Give the folder that holds the MP3s."
+        )
     page = folder / PAGE_NAME
-    text = page_html(find_sessions(folder), str(folder))
+    found = survey(folder, progress)
+    text = page_html(found.groups, printable(str(folder)))
     try:
         write_atomically(page, text)
     except OSError as error:  # read-only folder, disk full…
         raise OutputError(
-            f"cannot write {page}: {error.strerror or error}",
+            f"cannot write {printable(str(page))}: {error.strerror or error}",
             fix="Check that the folder is writable and the disk has space.",
         ) from None
-    return page
+    return Library(page, found.warnings)
+
+
+def write_library_page(folder: Path) -> Path:
+    """Write folder/index.html (see write_library); return its path, leaving out the warnings."""
+    return write_library(folder).page
 
 
 def find_sessions(folder: Path) -> tuple[Group, ...]:
-    """Every MP3 under folder, grouped by folder: the folder itself first, then its subfolders."""
-    groups = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted((name for name in dirs if not name.startswith(".")), key=natural_key)
-        names = [
-            name for name in files if name.lower().endswith(".mp3") and not name.startswith(".")
+    """Every MP3 under folder, grouped by folder (survey's groups, without its warnings)."""
+    return survey(folder).groups
+
+
+def survey(folder: Path, progress: Progress | None = None) -> Found:
+    """Every MP3 under folder, grouped by folder: the folder itself first, then its subfolders;
+    and one warning line for each file left out or beside an MP3 and not read."""
+    warnings: list[str] = []
+    places = _places(folder, warnings.append)
+    total = sum(len(place.names) for place in places)
+    done = itertools.count(1)
+
+    def read_one() -> None:
+        if progress is not None and total >= MANY_FILES:
+            progress(READING, next(done), total)
+
+    groups = tuple(_group(place, warnings.append, read_one) for place in places)
+    return Found(groups, tuple(warnings))
+
+
+def _group(place: _Place, warn: Warn, read_one: Callable[[], None]) -> Group:
+    """The sessions of one folder, in its playlist's order, then by name."""
+    playlist = read_playlists(place.here, warn)
+    names = sorted(
+        place.names,
+        key=lambda name: (playlist.order.get(name, len(playlist.order)), natural_key(name)),
+    )
+    sessions = []
+    for name in names:
+        title = playlist.titles.get(name, "")
+        sessions.append(session_for(place.here / name, place.prefix + name, title, warn))
+        read_one()
+    folder = place.prefix.rstrip("/")
+    return Group(folder, playlist.title or folder, tuple(sessions))
+
+
+def _places(folder: Path, warn: Warn) -> list[_Place]:
+    """The folders under folder that hold MP3s to list, hidden ones (".cache") left out."""
+
+    def unreadable(error: OSError) -> None:
+        where, reason = printable(str(error.filename or folder)), error.strerror
+        warn(f"skipped the folder {where}: it cannot be read ({reason}). Check its permissions.")
+
+    places = []
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
+        here = Path(root)  # its files, then its folders, each by name: the warnings in order
+        names = tuple(
+            name for name in sorted(files, key=natural_key) if _listable(here, name, warn)
+        )
+        dirs[:] = [
+            name
+            for name in sorted(dirs, key=natural_key)
+            if not name.startswith(".") and _named(here, name, "the folder ", warn)
         ]
-        if not names:
-            continue
-        here = Path(root)
-        relative = here.relative_to(folder).as_posix()
-        prefix = "" if relative == "." else f"{relative}/"
-        playlist = read_playlists(here)
-        names.sort(
-            key=lambda name: (playlist.order.get(name, len(playlist.order)), natural_key(name))
-        )
-        sessions = tuple(
-            session_for(here / name, prefix + name, playlist.titles.get(name, "")) for name in names
-        )
-        groups.append(Group(prefix.rstrip("/"), playlist.title or prefix.rstrip("/"), sessions))
-    return tuple(groups)
+        if names:
+            relative = here.relative_to(folder).as_posix()
+            places.append(_Place(here, "" if relative == "." else f"{relative}/", names))
+    return places
 
 
-def session_for(mp3: Path, file: str, playlist_title: str = "") -> Session:
-    """One MP3 with what its sidecars say; an MP3 without them is still listed, by its name."""
-    sidecar = read_sidecar(mp3)
-    transcript = read_vtt(mp3.with_suffix(".vtt"))
+def _listable(here: Path, name: str, warn: Warn) -> bool:
+    """Whether here/name is an MP3 to list; warn says why one is not (never opening it)."""
+    if not name.lower().endswith(".mp3") or name.startswith("."):
+        return False
+    if not _named(here, name, "", warn):
+        return False
+    path = here / name
+    try:
+        mode = path.stat().st_mode  # a symbolic link's target: a link to an MP3 is listed
+    except OSError as error:  # a link to nothing, or a folder that cannot be searched
+        warn(
+            f"skipped {printable(str(path))}: it cannot be read ({error.strerror}). "
+            "Check it, or remove it."
+        )
+        return False
+    if not stat.S_ISREG(mode):  # a pipe would be waited on for ever, a device read without end
+        warn(
+            f"skipped {printable(str(path))}: it is {file_kind(mode)}, not a regular file. "
+            "Remove it, or move it out of the folder."
+        )
+        return False
+    return True
+
+
+def _named(here: Path, name: str, what: str, warn: Warn) -> bool:
+    """Whether name is UTF-8: a page can link only to such a name (os.walk gives a byte that is
+    not UTF-8 back as a surrogate, and the page's text cannot be written with one)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        warn(
+            f"skipped {what}{printable(str(here / name))}: its name is not valid UTF-8. Rename it."
+        )
+        return False
+    return True
+
+
+def session_for(
+    mp3: Path, file: str, playlist_title: str = "", warn: Warn | None = None
+) -> Session:
+    """One MP3 with what its sidecars say; an MP3 without them is still listed, by its name,
+    with the length its MPEG headers give (None: the page reads it from the audio as it loads)."""
+    json_file, vtt, tell = mp3.with_suffix(".json"), mp3.with_suffix(".vtt"), warn or _untold
+    lost = f"so {printable(str(mp3.name))} is listed without"
+    sidecar = read_sidecar(mp3, _ignored(json_file, f"{lost} its title and chapters", tell))
+    transcript = read_vtt(vtt, _ignored(vtt, f"{lost} the transcript it holds", tell))
     if sidecar is None:
         title = playlist_title or mp3.stem.replace("_", " ").replace("-", " ").strip() or mp3.name
-        return Session(title, file, probe_seconds(mp3), (), transcript)
+        return Session(title, file, mp3_seconds(mp3), (), transcript)
     return Session(
         playlist_title or sidecar.title or mp3.stem,  # a program's day title says which day
         file,
-        sidecar.seconds if sidecar.seconds is not None else probe_seconds(mp3),
+        sidecar.seconds if sidecar.seconds is not None else mp3_seconds(mp3),
         sidecar.chapters,
         transcript or sidecar.speech,
     )
 
 
-def read_vtt(path: Path) -> tuple[Line, ...]:
-    """The cues of a WebVTT file (the subset export.py writes), or () when there is none."""
+def _ignored(path: Path, lost: str, warn: Warn) -> Why:
+    """Why a file beside an MP3 was not read, as warn's one line: what, where, how to fix it."""
+    return lambda reason: warn(
+        f"ignored {printable(str(path))}: {reason}, {lost}. Remove it, or render the session again."
+    )
+
+
+def read_vtt(path: Path, why: Why | None = None) -> tuple[Line, ...]:
+    """The cues of a WebVTT file (the subset export.py writes), or () when there is none or it
+    cannot be read (``why`` is told why, see read_beside)."""
+    tell = why or _untold
+    data = read_beside(path, tell)
+    if data is None:
+        return ()
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        tell("it is not UTF-8 text")
         return ()
     cues = []
     for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
@@ -156,7 +300,7 @@ def read_vtt(path: Path) -> tuple[Line, ...]:
     return tuple(sorted(cues, key=lambda line: line.start))
 
 
-def read_playlists(folder: Path) -> Playlist:
+def read_playlists(folder: Path, warn: Warn | None = None) -> Playlist:
     """The order and titles the folder's playlists give its files (a program's days)."""
     order: dict[str, int] = {}
     titles: dict[str, str] = {}
@@ -164,10 +308,10 @@ def read_playlists(folder: Path) -> Playlist:
     for path in sorted(folder.glob("*.m3u*"), key=lambda p: natural_key(p.name)):
         if path.suffix.lower() not in (".m3u", ".m3u8") or path.name.startswith("."):
             continue
-        try:
-            text = path.read_text(encoding="utf-8-sig", errors="replace")
-        except OSError:
+        data = read_beside(path, _playlist_ignored(path, warn or _untold))
+        if data is None:
             continue
+        text = data.decode("utf-8-sig", errors="replace")
         title = ""
         for raw in text.splitlines():
             line = raw.strip()
@@ -183,6 +327,18 @@ def read_playlists(folder: Path) -> Playlist:
                         titles[name] = title
                 title = ""
     return Playlist(heading, order, titles)
+
+
+def _playlist_ignored(path: Path, warn: Warn) -> Why:
+    """Why a playlist was not read, as warn's one line: what, where, how to fix it."""
+    return lambda reason: warn(
+        f"ignored {printable(str(path))}: {reason}, so the folder's sessions are listed by name. "
+        "Remove it."
+    )
+
+
+def _untold(reason: str) -> None:
+    """Why a file was not read, when the caller did not ask."""
 
 
 def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
