@@ -174,7 +174,10 @@ VoiceOption = Annotated[
     ),
 ]
 RateOption = Annotated[
-    str | None, typer.Option(metavar="WPM", help="Speaking rate in words per minute.")
+    str | None,
+    typer.Option(
+        metavar="WPM", help="Pace in words a minute as heard, pauses included (default 120)."
+    ),
 ]
 OutputOption = Annotated[
     Path | None,
@@ -534,13 +537,19 @@ def validate(
 @app.command()
 def timer(
     minutes: Annotated[
-        str, typer.Option(metavar="MINUTES", help="Total length of the file in minutes.")
+        str,
+        typer.Option(
+            metavar="MINUTES",
+            help="The meditation in minutes, from the opening bell's strike to the closing "
+            "bell's strike (the file adds its 1 s lead-in, the warm-up, the closing bell's ring "
+            "and a 2 s tail).",
+        ),
     ] = "20",
     interval: Annotated[
         str | None,
         typer.Option(
             metavar="LENGTH",
-            help="A soft bell at this interval through the silence (5m).",
+            help="A soft bell at every multiple of this after the opening strike (5m).",
             show_default=False,
         ),
     ] = None,
@@ -550,21 +559,44 @@ def timer(
     output: OutputOption = None,
     scripts: ScriptsOption = None,
 ) -> None:
-    """Render an unguided timer: a bell, silence (with interval bells), a closing triple bell."""
+    """Render an unguided timer: a bell, silence (with interval bells), a closing triple bell.
+
+    Times count from the opening bell's strike, as a meditation timer does: interval bells at
+    exact multiples of --interval after it, the closing bell exactly --minutes after it.
+    """
     catalogue = _catalogue(scripts)
+    shortest = 10  # seconds: the shortest timer.j2's pause may be ([pause … (10s..12h)])
+    meditation = _number("--minutes", minutes) or 0.0  # minutes from strike to strike
+    if (target_seconds(meditation) or 0) < shortest:  # 0, NaN or over 12 hours: told there
+        raise SettingsError(
+            f"--minutes {minutes}: a timer lasts at least {shortest} seconds from its opening "
+            "bell's strike to its closing bell's",
+            fix=f"Give --minutes {shortest / 60:.2g} or more.",
+        )
     if interval is not None:
         try:
-            parse_seconds(interval)
+            every = parse_seconds(interval)
         except ValueError as error:
             raise SettingsError(
                 f"--interval: {error}", fix="Write it like --interval 5m."
             ) from None
+        if every <= 0:
+            raise SettingsError(
+                f"--interval {interval}: the interval must be longer than 0",
+                fix="Write it like --interval 5m.",
+            )
     overrides = _overrides(
-        None, interval=interval or "", bell=bell, warmup=warmup, ambience=ambience
+        None,
+        interval=interval or "",
+        length=f"{meditation!r} minutes",  # read back exactly: 2.5 -> "2.5 minutes" -> 150 s
+        bell=bell,
+        warmup=warmup,
+        ambience=ambience,
     )
     config = load_config()
     prepared = prepare(TIMER_SESSION, catalogue, overrides, (), config.settings)
-    _render(prepared, catalogue, output or config.output / f"{prepared.recipe.name}.mp3", minutes)
+    # No target: the length is the template's, exact from strike to strike, not fitted.
+    _render(prepared, catalogue, output or config.output / f"{prepared.recipe.name}.mp3", None)
 
 
 def _render(prepared: Prepared, catalogue: Catalogue, output: Path, minutes: str | None) -> None:

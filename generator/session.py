@@ -23,7 +23,6 @@ from generator.errors import (
     SettingsError,
     Source,
     StillpointError,
-    closest,
     located,
 )
 from generator.files.atomic import staged
@@ -37,7 +36,7 @@ from generator.recipes.config import setting_source
 from generator.recipes.overrides import Overrides, apply_overrides
 from generator.recipes.program import Program
 from generator.recipes.recipe import Recipe, load_recipe, without_poses
-from generator.recipes.settings import Settings
+from generator.recipes.settings import Settings, suggested
 from generator.sound.mastering import Mastered, PlanCache, master
 from generator.sound.mix import BLOCK_SECONDS, mix_blocks
 from generator.sound.sources import (
@@ -114,7 +113,7 @@ def prepare(
             raise SettingsError(
                 f"no setting or template variable named {key!r}",
                 where=chosen.locate(key),
-                fix=f"{closest(key, known)} Settings: {', '.join(Settings.names())}; this "
+                fix=f"{suggested(key, known)} Settings: {', '.join(Settings.names())}; this "
                 f"session's variables: {', '.join(sorted(script.variables)) or 'none'}.".strip(),
             )
     cues = scaled_holds(parse_cues(script.lines), recipe.settings.hold_scale)
@@ -212,12 +211,13 @@ def render(
     ffmpeg_path()  # fail before minutes of work if the encoder is missing
     settings = prepared.settings
     clips = RenderClips(
-        bells_used(prepared.cues, settings.bell, catalogue),
+        bells_used(prepared.cues, settings.bell, catalogue, settings.bell_level),
         prepared.lexicons,
         float(settings.volume),
         cache,
         lambda made, total: report("Speaking", made, total),
         _beds(prepared, catalogue, target),
+        settings.sentence_pause,
     )
     build = _timelines(prepared, clips)
 
@@ -241,8 +241,11 @@ def _beds(prepared: Prepared, catalogue: Catalogue, target: Fraction | None) -> 
     only repeats sooner)."""
     longest = target if target is not None else estimated_lengths(prepared, catalogue)[2]
     seconds = float(longest) + BED_MARGIN
-    cues = prepared.cues
-    return {**music_used(cues, seconds), **ambience_used(cues, prepared.settings.ambience, seconds)}
+    cues, settings = prepared.cues, prepared.settings
+    return {
+        **music_used(cues, seconds, settings.music_level),
+        **ambience_used(cues, settings.ambience, seconds, settings.ambience_level),
+    }
 
 
 def _mastered_and_encoded(

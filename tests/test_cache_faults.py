@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -116,9 +116,11 @@ class FixedEngine:
     def default_voice(self) -> str:
         return "fixed:one"
 
-    def synthesize(self, text: str, voice: str, rate: int) -> tuple[Samples, int]:
+    def speak(
+        self, phrases: Sequence[str], voice: str, seconds_per_word: float, seed: int
+    ) -> tuple[list[Samples], int]:
         seconds = np.arange(11_025) / 22_050
-        return frozen(0.5 * np.sin(2 * np.pi * 220 * seconds)), 22_050
+        return [frozen(0.5 * np.sin(2 * np.pi * 220 * seconds)) for _ in phrases], 22_050
 
 
 @pytest.fixture

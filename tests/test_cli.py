@@ -214,7 +214,7 @@ def plan_total(output: str) -> float:
     return int(minutes) * 60 + float(seconds)
 
 
-@pytest.mark.parametrize("minutes", ["42", "47.5", "55"])
+@pytest.mark.parametrize("minutes", ["46", "50.5", "58"])
 def test_script_meets_the_minutes_asked_for(minutes: str) -> None:
     result = runner.invoke(app, ["script", "hip-release", "--minutes", minutes])
     assert result.exit_code == 0, result.output

@@ -114,8 +114,45 @@ def test_a_recipe_variable_the_template_does_not_declare_is_an_error(scripts: Pa
     code, output = run("script", "typo", "--scripts", str(scripts))
     assert code == 2
     assert (
-        "typo.toml:1: pose.j2 has no variable 'hold_breath'. Did you mean 'hold_breaths'?" in output
+        "typo.toml:4: pose.j2 has no variable 'hold_breath'. Did you mean 'hold_breaths'?" in output
     )
+
+
+def test_a_misspelt_part_variable_is_told_at_its_own_line_not_a_similar_ones(
+    scripts: Path,
+) -> None:
+    """Another part's hold_breaths, a [settings] breath: neither is the line of the typo."""
+    write(
+        scripts / "sessions" / "typo.toml",
+        '[settings]\nbreath = "6s"\n'
+        '[[part]]\ntemplate = "pose.j2"\npose = "x"\nhold_breaths = 3\n'
+        '[[part]]\ntemplate = "pose.j2"\npose = "y"\n"hold_breath" = 3  # quoted\n',
+    )
+    for command in ("script", "validate"):
+        where = "typo" if command == "script" else str(scripts / "sessions" / "typo.toml")
+        code, output = run(command, where, "--scripts", str(scripts))
+        assert code == 2
+        assert "typo.toml:10: pose.j2 has no variable 'hold_breath'" in output, output
+        assert "Did you mean 'hold_breaths'?" in output
+
+
+def test_a_misspelt_variable_in_a_template_is_told_at_its_line_with_the_declared_name(
+    tmp_path: Path,
+) -> None:
+    template = write(
+        tmp_path / "t.j2",
+        "{#- T.\n    var hold_breaths = 8: breaths\n-#}\n"
+        "Hold for {{ hold_breaths }} breaths.\n[pause 5s]\nAgain for {{ hold_breath }}.\n",
+    )
+    code, output = run("validate", str(template))
+    assert code == 2
+    assert (
+        "t.j2:6: the template reads 'hold_breath' but its header does not declare it. "
+        "Did you mean 'hold_breaths'? Or add a line" in output
+    )
+    code, output = run("script", str(template))
+    assert code == 2
+    assert "t.j2:6: 'hold_breath' is undefined. Did you mean 'hold_breaths'? Or set it" in output
 
 
 def test_listener_name_is_used_where_the_template_asks(scripts: Path) -> None:
@@ -222,7 +259,7 @@ def test_validate_reports_every_problem_with_its_line(tmp_path: Path) -> None:
         "a.j2:4: the template reads 'm' but its header does not declare it",
         "b.j2:1: template syntax error",
         "s.toml:1: template 'c.j2' not found",
-        "s.toml:3: a.j2 has no variable 'x'",
+        "s.toml:5: a.j2 has no variable 'x'",  # the line of x = 1, in its part
         "t.txt:2: unknown directive [bel]",
         "t.txt:4: this [hold] is never closed",
         "a.j2:4: 'm' is undefined",
@@ -235,3 +272,51 @@ def test_the_builtin_library_validates_clean() -> None:
     code, output = run("validate", "scripts")
     assert code == 0, output
     assert "no problems" in output
+
+
+def test_validate_refuses_whatever_script_refuses(tmp_path: Path) -> None:
+    """Files whose every line reads well, but which `script` (and `render`) refuse: validate
+    prepares and times each as `script` does, and lists each with its file:line."""
+    folder = tmp_path / "mine"
+    files = {
+        "sessions/gong.txt": "Hello.\n[bell]\n[pause 3m every 1m bell gong]\n",
+        "sessions/sides.txt": (
+            "[hold 4 breaths pose pigeon side left]\n[end hold]\nSwitch.\n"
+            "[hold 5 breaths pose pigeon side right]\n[end hold]\n"
+        ),
+        "sessions/empty.txt": "[chapter Nothing]\n",
+        "sessions/ring.txt": "[bell bowl]\n[pause 4s from the bell]\nDone.\n",
+        "templates/late.j2": (
+            "{#- L.\n    var n = 1: n\n-#}\n[hold 1m]\n[at 2m] Late.\n[end hold]\n"
+        ),
+        "sessions/sides.toml": (
+            '[[part]]\ntemplate = "pose.j2"\npose = "pigeon"\n'
+            '[[part]]\ntemplate = "pose.j2"\npose = "pigeon"\nhold_breaths = 5\n'
+        ),
+        "templates/pose.j2": (
+            "{#- P.\n    var pose: the pose\n    var hold_breaths = 4: breaths\n-#}\n"
+            "[hold {{ hold_breaths }} breaths pose {{ pose }} side "
+            "{{ 'left' if hold_breaths == 4 else 'right' }}]\n[end hold]\n"
+        ),
+        "programs/week.toml": (
+            '[[day]]\nsession = "timer"\n[[day]]\nsession = "pigeon"\nminutes = 60\n'
+        ),
+    }
+    for name, text in files.items():
+        write(folder / name, text)
+    for command in (["script", str(folder / "sessions" / "gong.txt")], ["validate", str(folder)]):
+        code, output = run(*command)
+        assert code == 2
+        assert "gong.txt:3: unknown bell 'gong'" in output
+    code, output = run("validate", str(folder))
+    for expected in (
+        "sides.txt:4: the right side of pigeon holds 50s, but the side at ",
+        "empty.txt: the script has nothing to say or play",
+        "ring.txt:2: [pause … from the bell] lasts 4s from the strike, but the bell before it "
+        "rings for 8s",
+        "late.j2:5: [at 2m] is beyond the end of its [hold 1m]",
+        "pose.j2:5: the right side of pigeon holds 50s",
+        "week.toml:3: Pigeon Pose cannot last 1:00:00: it has a fixed length of",
+    ):
+        assert expected in output, (expected, output)
+    assert "7 problems in 8 files" in output

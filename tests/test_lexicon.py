@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,14 @@ def test_engine_tables_and_later_files_win(tmp_path: Path) -> None:
 
 def test_the_request_carries_the_respelling_for_its_engine() -> None:
     lexicons = {"piper": Lexicon({"Epsom": "Epsum"})}
-    assert speech_request("An Epsom bath.", "piper:joe", 145, lexicons).text == "An Epsum bath."
-    assert speech_request("An Epsom bath.", "pyttsx3:x", 145, lexicons).text == "An Epsom bath."
+    assert (
+        speech_request("An Epsom bath.", "piper:joe", 145, lexicons, Fraction(1)).text
+        == "An Epsum bath."
+    )
+    assert (
+        speech_request("An Epsom bath.", "pyttsx3:x", 145, lexicons, Fraction(1)).text
+        == "An Epsom bath."
+    )
 
 
 def test_the_builtin_lexicon_reads_and_a_users_is_found(tmp_path: Path) -> None:

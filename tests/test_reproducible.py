@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from generator.speech.cache import SpeechRequest
+from generator.speech.synthesis import synthesize_one
 from generator.speech.voices import piper_installed, start_engine
 from tests.conftest import write
 from tests.test_faults import ESPEAK, start
@@ -76,7 +78,7 @@ def test_piper_renders_from_empty_caches_are_byte_identical(tmp_path: Path) -> N
 def test_what_an_engine_said_before_does_not_change_the_next_clip(voice: str) -> None:
     engine = start_engine(voice.split(":", 1)[0])
     said = [
-        engine.synthesize(text, voice, 150)[0].tobytes()
+        synthesize_one(engine, SpeechRequest(engine.name, voice, 150, text))[0].tobytes()
         for text in ("Rest here.", "Something else first, and longer.", "Rest here.")
     ]
     assert said[0] == said[2]

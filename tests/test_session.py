@@ -11,11 +11,19 @@ from generator.files.wav import write_wav
 from generator.recipes.catalogue import Catalogue
 from generator.recipes.overrides import Overrides
 from generator.session import estimate, prepare
-from generator.sound.sources import BELL_PEAK_LIMIT_DB, BELL_RMS_DB, bells_used
-from tests.conftest import rms_db, write
+from generator.sound.balance import BELL_PEAK_LIMIT_DB, against_voice
+from generator.sound.loudness import LoudnessMeter
+from generator.sound.sources import bells_used
+from tests.conftest import write
 
 
-def test_bells_are_levelled_by_energy_and_never_peak_high(tmp_path: Path) -> None:
+def loudness(sound: np.ndarray) -> float:
+    meter = LoudnessMeter()
+    meter.feed(sound)
+    return meter.integrated()
+
+
+def test_bells_are_levelled_by_loudness_and_never_peak_high(tmp_path: Path) -> None:
     click = np.zeros(SAMPLE_RATE)
     click[100] = 0.9  # all attack, no body: levelling by energy alone would clip it
     (tmp_path / "sounds").mkdir()
@@ -25,8 +33,11 @@ def test_bells_are_levelled_by_energy_and_never_peak_high(tmp_path: Path) -> Non
     prepared = prepare(str(tmp_path / "s.txt"), library)
     bells = bells_used(prepared.cues, prepared.settings.bell, library)
     assert set(bells) == {"bowl", "chime", "click"}  # a bare [bell] is the default, the bowl
-    assert rms_db(bells["bowl"]) == pytest.approx(BELL_RMS_DB, abs=0.1)
-    assert rms_db(bells["chime"]) == pytest.approx(BELL_RMS_DB, abs=0.1)
+    level = against_voice(prepared.settings.bell_level)  # the bowl and the chime equally loud
+    assert loudness(bells["bowl"]) == pytest.approx(level, abs=0.1)
+    assert loudness(bells["chime"]) == pytest.approx(level, abs=0.1)
+    softer = bells_used(prepared.cues, "bowl", library, prepared.settings.bell_level - 10)
+    assert loudness(softer["bowl"]) == pytest.approx(level - 10, abs=0.1)
     for sound in bells.values():
         assert float(np.max(np.abs(sound))) <= db_to_gain(BELL_PEAK_LIMIT_DB) + 1e-6
 

@@ -8,7 +8,7 @@ import pytest
 from generator.base.samples import SAMPLE_RATE, audible_span
 from generator.errors import SettingsError
 from generator.speech.cache import ClipCache, SpeechRequest
-from generator.speech.synthesis import synthesize_all
+from generator.speech.synthesis import synthesize_all, synthesize_one
 from generator.speech.voices import resolve_voice, start_engine
 
 
@@ -73,7 +73,7 @@ def test_a_rate_change_always_takes(tmp_path: Path, voice: str) -> None:
     text = "Let the weight of your body sink into the floor."
     lengths: dict[int, list[float]] = {}
     for rate in (120, 120, 175, 175, 100):
-        samples, sample_rate = engine.synthesize(text, voice, rate)
+        samples, sample_rate = synthesize_one(engine, request(voice, text, rate))
         lengths.setdefault(rate, []).append(samples.size / sample_rate)
     assert lengths[175][0] < lengths[120][0] * 0.8
     assert lengths[100][0] > lengths[120][0] * 1.1

@@ -2,6 +2,9 @@
 
 from fractions import Fraction
 
+import pytest
+
+from generator.errors import MarkupError
 from generator.markup.breathing import ToneKind
 from generator.markup.cues import Cue
 from generator.markup.parser import parse_cues
@@ -103,3 +106,69 @@ def test_chapters_run_to_the_next_chapter_or_the_end() -> None:
     assert first.start == int(LEAD_IN * RATE)
     assert first.end == second.start == first.start + 100 + 1000
     assert second.end == timeline.length
+
+
+def bell_starts(timeline: Timeline) -> list[int]:
+    return [event.start for event in timeline.events if event.kind == "bell"]
+
+
+def test_a_pause_from_the_bell_counts_from_its_strike_not_its_ring() -> None:
+    """The timer's arithmetic: intervals and the next cue fall at exact multiples of the
+    interval after the opening strike, whatever the bell rings (2 s here) or the warm-up."""
+    timeline = place("[bell]\n[pause 3m from the bell every 1m]\n[bell x3]\n", warmup="2.5s")
+    opening, *others = bell_starts(timeline)
+    assert opening == LEAD_IN * RATE + 2500
+    assert [start - opening for start in others] == [60_000, 120_000, 180_000, 182_500, 185_000]
+    (silence,) = [event for event in timeline.events if event.kind == "pause" and event.source]
+    assert (silence.start, silence.end) == (opening + 2000, opening + 180_000)  # after the ring
+    assert silence.detail == "counted from the bell's strike"
+
+
+def test_from_the_bell_is_exact_to_the_sample_at_an_awkward_rate_and_length() -> None:
+    """44.1 kHz, a 1/3 s warm-up and a 45 s interval: every bell on its exact sample."""
+    markup = "[bell]\n[pause 2.5 minutes from the bell every 45 seconds]\n[bell]\n"
+    cues = parse_cues(lines(markup))
+    settings = Settings(warmup=Fraction(1, 3))
+    timeline = build_timeline("T", cues, settings, FakeClips(), 44_100)
+    opening, *others = bell_starts(timeline)
+    assert opening == round((LEAD_IN + Fraction(1, 3)) * 44_100)
+    assert [start - opening for start in others] == [45 * 44_100 * k for k in (1, 2, 3)] + [
+        150 * 44_100
+    ]
+
+
+def test_a_struck_bell_counts_from_its_first_strike_and_no_bell_from_where_it_would_ring() -> None:
+    triple = place("[bell x3]\n[pause 20s from the bell]\nNext.\n")
+    assert triple.events[-1].start - bell_starts(triple)[0] == 20_000
+    quiet = place("Hello.\n[bell]\n[pause 20s from the bell at 5s]\nNext.\n", bell="none")
+    hello, silence, next_words = (e for e in quiet.events if e.kind != "bell")
+    assert silence.start == hello.end
+    assert next_words.start - hello.end == 20_000
+    assert bell_starts(quiet) == []  # the at-bell rings the session's bell: none
+
+
+def test_a_pause_from_the_bell_that_ends_within_the_ring_is_an_error() -> None:
+    with pytest.raises(MarkupError) as caught:
+        place("[bell]\n[pause 1s from the bell]\nNext.\n")
+    assert caught.value.message() == (
+        "t.txt:2: [pause … from the bell] lasts 1s from the strike, but the bell before it rings "
+        "for 2s. Make the pause at least 2s, or ring a shorter bell."
+    )
+    exact = place("[bell]\n[pause 2s from the bell]\nNext.\n")  # ends as the ring does
+    assert exact.events[-1].start - bell_starts(exact)[0] == 2000
+
+
+def test_a_stretchable_pause_from_the_bell_fits_with_the_rest() -> None:
+    """render timer --minutes: the file's length, the pause measured from the strike."""
+    markup = "[bell]\n[pause 1m (10s..10m) from the bell every 30s]\n[bell]\n"
+    shortest = place(markup, stretch=Fraction(-1))
+    assert bell_starts(shortest)[-1] - bell_starts(shortest)[0] == 10_000
+    longest = place(markup, stretch=Fraction(1))
+    starts = bell_starts(longest)
+    assert starts[-1] - starts[0] == 600_000
+    assert [start - starts[0] for start in starts[1:4]] == [30_000, 60_000, 90_000]
+
+
+def test_an_announcement_says_the_length_from_the_bell() -> None:
+    timeline = place("Sit for {silence}.\n[bell]\n[pause 20m from the bell]\n[bell]\n")
+    assert timeline.events[0].text == "Sit for twenty minutes."

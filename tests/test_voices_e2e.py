@@ -54,10 +54,10 @@ def test_voices_and_paces_change_inside_one_script(tmp_path: Path) -> None:
     timeline = render(script, mp3)
     speech = [e for e in timeline["events"] if e["kind"] == "speech"]
     assert [(e["voice"].lower(), e["rate"]) for e in speech] == [
-        ("pyttsx3:gmw/en-us", 145),
-        ("piper:joe", 145),
-        ("piper:joe", 116),
-        ("piper:joe", 145),
+        ("pyttsx3:gmw/en-us", 120),
+        ("piper:joe", 120),
+        ("piper:joe", 96),  # [say slowly]: four fifths of the default 120
+        ("piper:joe", 120),
     ]
     slow, usual = speech[2], speech[3]
     assert slow["end"] - slow["start"] > (usual["end"] - usual["start"]) * 1.1
@@ -77,7 +77,7 @@ def test_the_lexicon_changes_what_is_said_not_the_transcript(tmp_path: Path) -> 
     assert "Welcome to Stillpoint, a quiet practice." in vtt
     assert "Still point" not in vtt
     # the engine was given the respelling: its clip is cached under that request
-    asked = SpeechRequest("piper", "piper:joe", 145, said["spoken"])
+    asked = SpeechRequest("piper", "piper:joe", 120, said["spoken"])
     assert ClipCache(default_cache_dir()).path(asked).is_file()
 
 

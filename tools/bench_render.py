@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import TypeVar
 
@@ -199,7 +200,7 @@ class _Requests(EstimatedClips):
         self.asked: list[SpeechRequest] = []
 
     def speech(self, text: str, voice: str, rate: int) -> ClipRef:
-        self.asked.append(speech_request(text, voice, rate, self.lexicons))
+        self.asked.append(speech_request(text, voice, rate, self.lexicons, Fraction(1)))
         return super().speech(text, voice, rate)
 
 

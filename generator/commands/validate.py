@@ -2,11 +2,15 @@
 
 Each file is checked as far as its problems allow: a recipe whose TOML does not parse stops
 there, but every part of a readable recipe is rendered, and every markup line of every part is
-parsed, so one run lists all that needs fixing, each with its file:line.
+parsed, so one run lists all that needs fixing, each with its file:line. A file whose lines are
+all well is then prepared and timed as `stillpoint script` does it (with the user's config), so
+validate refuses whatever `script` and `render` would: an unknown bell, two sides of a pose of
+unequal length, a session with nothing to play, a day's minutes out of reach.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -15,15 +19,17 @@ import jinja2
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from generator.errors import MarkupError, Source, StillpointError, TemplateError
+from generator.errors import MarkupError, Source, StillpointError, TemplateError, closest
 from generator.files.userfiles import display_path, read_text
+from generator.markup.cues import Cue
 from generator.markup.parser import parse_cues
 from generator.markup.templating import render_script
 from generator.markup.variables import GLOBALS, read_declarations
 from generator.recipes.catalogue import LEXICON, SCRIPT_SUFFIXES, Catalogue
+from generator.recipes.config import load_config
 from generator.recipes.program import is_program, load_program
 from generator.recipes.recipe import Recipe, load_recipe
-from generator.session import prepare
+from generator.session import estimate, prepare, target_seconds
 from generator.sound.sources import bells_used
 from generator.speech.lexicon import load_lexicons
 from generator.speech.voices import ENGINES
@@ -105,35 +111,57 @@ def _checks_of(path: Path, catalogue: Catalogue) -> Iterator[StillpointError]:
         yield from _check_template(path, catalogue)
     elif is_program(path):
         yield from _check_program(path, catalogue)
-    elif path.suffix == ".toml":
+    else:  # a recipe, or a .txt script: a recipe of one part
         yield from _check_recipe(load_recipe(path), catalogue)
-    else:
-        yield from _check_markup(load_recipe(path), catalogue)
 
 
 def _check_recipe(recipe: Recipe, catalogue: Catalogue) -> Iterator[StillpointError]:
-    """Every part rendered on its own, every markup line parsed, the parts' timing built."""
-    for part in recipe.parts:
+    """Every part rendered on its own and every markup line parsed; then, when all is well, the
+    session prepared and timed as `script` does it, else the bells of the parts that are well
+    (each bell file is decoded once either way)."""
+    parsed = [_parsed(replace(recipe, parts=(part,)), catalogue) for part in recipe.parts]
+    problems = [problem for _, found in parsed for problem in found]
+    yield from problems
+    if not problems:
+        yield from _as_script(recipe.path, catalogue)
+        return
+    for cues, found in parsed:
         try:
-            yield from _check_markup(replace(recipe, parts=(part,)), catalogue)
+            if not found:  # every bell it rings can be read (a file of the user's, decoded)
+                bells_used(cues, recipe.settings.bell, catalogue)
         except StillpointError as problem:
             yield problem
 
 
-def _check_markup(recipe: Recipe, catalogue: Catalogue) -> Iterator[StillpointError]:
-    script = render_script(recipe, catalogue.template_dirs)
+def _parsed(recipe: Recipe, catalogue: Catalogue) -> tuple[tuple[Cue, ...], list[StillpointError]]:
+    """A one-part recipe's cues, and the problems of its template and of each markup line."""
+    try:
+        script = render_script(recipe, catalogue.template_dirs)
+    except StillpointError as problem:
+        return (), [problem]
     problems: list[MarkupError] = []
     cues = parse_cues(script.lines, problems)
-    yield from problems
-    if not problems:  # every bell it rings can be read (a file of the user's, decoded)
-        bells_used(cues, recipe.settings.bell, catalogue)
+    return cues, list(problems)
+
+
+def _as_script(path: Path, catalogue: Catalogue) -> Iterator[StillpointError]:
+    """What `script` refuses beyond the lines: settings, voices, bells, the session's length,
+    the sides of a pose, [at] marks and [pause … from the bell] timed."""
+    try:
+        estimate(prepare(str(path), catalogue, defaults=load_config().settings), catalogue)
+    except StillpointError as problem:
+        yield problem
 
 
 def _check_program(path: Path, catalogue: Catalogue) -> Iterator[StillpointError]:
     program = load_program(path)
+    defaults = load_config().settings
     for day in program.days:
         try:
-            prepare(day.session, catalogue, day.overrides, day.skip, strict_skip=False)
+            prepared = prepare(
+                day.session, catalogue, day.overrides, day.skip, defaults, strict_skip=False
+            )
+            estimate(prepared, catalogue, target_seconds(day.minutes))  # as render fits it
         except StillpointError as problem:
             yield _told_at_day(problem, day.source)
 
@@ -171,10 +199,17 @@ def _check_template(path: Path, catalogue: Catalogue) -> Iterator[StillpointErro
             yield TemplateError(
                 f"the template reads {name!r} but its header does not declare it",
                 where=Source(where, _line_of(text, name)),
-                fix=f"Add a line  var {name} = DEFAULT: what it means  to the header comment.",
+                fix=_undeclared_fix(name, names),
             )
     if path.parent.name != "poses" and all(not variable.required for variable in declared):
-        yield from _check_markup(load_recipe(path), catalogue)
+        yield from _check_recipe(load_recipe(path), catalogue)
+
+
+def _undeclared_fix(name: str, declared: Iterable[str]) -> str:
+    """The declared name a misspelt one is closest to, else how to declare it."""
+    declare = f"a line  var {name} = DEFAULT: what it means  to the header comment."
+    near = closest(name, declared)
+    return f"{near.strip()} Or add {declare}" if near else f"Add {declare}"
 
 
 def _only_macros(tree: jinja2.nodes.Template) -> bool:
@@ -192,7 +227,10 @@ def _blank(node: jinja2.nodes.Node) -> bool:
 
 
 def _line_of(text: str, name: str) -> int:
+    """The first line that reads ``name`` in a tag: the whole word, so hold_breath is not found
+    in a line that reads hold_breaths."""
+    word = re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)")
     for number, line in enumerate(text.splitlines(), 1):
-        if name in line and ("{{" in line or "{%" in line):
+        if word.search(line) and ("{{" in line or "{%" in line):
             return number
     return 1

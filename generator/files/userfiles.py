@@ -159,11 +159,23 @@ class KeyLocator:
         self.lines = text.splitlines()
 
     def __call__(self, key: str) -> Source | str:
-        pattern = re.compile(rf"^\s*(\[+\s*)?[\"']?{re.escape(key)}[\"']?\s*(=|\])")
+        pattern = _key_pattern(key)
         for number, line in enumerate(self.lines, 1):
             if pattern.match(line):
                 return Source(self.where, number)
         return self.where
+
+    def in_table(self, header: Source, key: str) -> Source:
+        """Where ``key`` is set in the table whose header is at ``header`` (a [[part]]'s own
+        hold_breath, not another part's); the header itself when it is not found there."""
+        pattern = _key_pattern(key)
+        for number in range(header.line + 1, len(self.lines) + 1):
+            line = self.lines[number - 1]
+            if _TABLE_HEADER.match(line):
+                break  # the next table: the key is not in this one
+            if pattern.match(line):
+                return Source(self.where, number)
+        return header
 
     def part(self, index: int) -> Source:
         return self.table("part", index)
@@ -173,3 +185,12 @@ class KeyLocator:
         header = re.compile(rf"^\s*\[\[\s*{re.escape(name)}\s*\]\]")
         starts = [n for n, line in enumerate(self.lines, 1) if header.match(line)]
         return Source(self.where, starts[index] if index < len(starts) else 1)
+
+
+# [settings] or [[part]] on a line of its own (an array's ["a", "b"], line is not one)
+_TABLE_HEADER = re.compile(r"^\s*\[\[?[^\[\]=]+\]\]?\s*(?:#.*)?$")
+
+
+def _key_pattern(key: str) -> re.Pattern[str]:
+    """A line that sets ``key`` (bare or quoted), or a table header naming it."""
+    return re.compile(rf"^\s*(\[+\s*)?[\"']?{re.escape(key)}[\"']?\s*(=|\])")

@@ -46,10 +46,12 @@ class AmbienceChange:
 
 @dataclass(frozen=True)
 class RateChange:
-    """[rate WPM]: speech from here on at this rate; None goes back to the session's."""
+    """[rate WPM]: speech from here on at this rate; None: at ``pace`` times the session's
+    ([rate slowly]: 4/5, [rate default]: 1)."""
 
     rate: int | None
     source: Source
+    pace: Fraction = Fraction(1)
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,19 @@ class BellSchedule:
 
 @dataclass(frozen=True)
 class Pause:
-    """Silence of a fixed length, or elastic between ``shortest`` and ``longest``."""
+    """Silence of a fixed length, or elastic between ``shortest`` and ``longest``.
+
+    ``from_bell``: its length (and its interval bells) count from the first strike of the bell
+    just before it, not from the end of that bell's ring, as a meditation timer counts: the next
+    cue starts exactly this long after the strike.
+    """
 
     duration: Duration  # the length when no total length is asked for
     source: Source
     shortest: Duration | None = None
     longest: Duration | None = None
     bells: BellSchedule | None = None
+    from_bell: bool = False
 
     @property
     def elastic(self) -> bool:

@@ -4,6 +4,7 @@ Markup (docs/markup.md is the reference):
   a line of text               spoken; consecutive lines form one utterance, a blank line ends it
   [pause 5s]                   silence; [pause 30s..3m] or [pause 1m (30s..3m)] may stretch
   [pause 20m every 5m]         silence with interval bells ([pause 20m at 2m, 7m bell chime x2])
+  [bell] [pause 20m from the bell every 5m]   the pause and its bells count from the bell's strike
   [for 4s] Breathe in          a fixed window: speech at its start, the next cue exactly 4s later
   [bell] / [bell NAME x2]      a sound from sounds/, struck once or more; [bell none] rings nothing
   [chapter TITLE]              a chapter starts here
@@ -12,10 +13,14 @@ Markup (docs/markup.md is the reference):
   [ambience ocean] / [ambience off]   a bed under everything from here (or a sound file)
   [prompt] What am I holding?  a question to write about: spoken, and on the prompt sheet
   {silence} in spoken text     the real length of the next silence or hold, in words
+
+Spoken text is checked for what would otherwise be read aloud: any other {placeholder}, and a
+directive in the middle of a line.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -53,11 +58,16 @@ SIDES = ("left", "right")  # of a two-sided pose
 MAX_UTTERANCE_CHARS = 5_000
 
 _DIRECTIVE = re.compile(r"^\[\s*(?P<name>[A-Za-z][\w-]*)?\s*(?P<argument>[^\]]*)\](?P<rest>.*)$")
-_ELASTIC = re.compile(
-    r"^(?:(?P<nominal>[^(]+?)\s*\(\s*)?(?P<low>[^.()]+)\.\.(?P<high>[^.()]+?)\)?$"
-)
+# A directive-like bracket inside a line of words: [pause 5s] in "Rest here. [pause 5s]".
+_INLINE = re.compile(r"\[\s*(?P<name>[A-Za-z][\w-]*)[^\[\]]*\]")
+_NEAR_DIRECTIVE = 0.8  # [paus 5s] and [bel] are directives mistyped; [sic] and [laughs] are words
+# A word in braces: {silence}, or what would be read aloud as it stands ({silense}, { name })
+_PLACEHOLDER = re.compile(r"\{\s*[A-Za-z_][\w-]*\s*\}")
+# 30s..3m, 1m (30s..3m), 1.5 min..2.5 min: two dots part the bounds, one dot is a decimal point
+_ELASTIC = re.compile(r"^(?:(?P<nominal>[^(]+?)\s*\(\s*)?(?P<low>[^()]+?)\.\.(?P<high>[^()]+?)\)?$")
 _PAUSE = re.compile(
     r"^(?P<length>.+?)"
+    r"(?P<from_bell>\s+from\s+(?:the\s+)?bell)?"
     r"(?:\s+every\s+(?P<every>.+?)|\s+at\s+(?P<at>.+?))?"
     r"(?:\s+bell\s+(?P<bell>\S+))?(?:\s+x(?P<strikes>\d+))?$"
 )
@@ -99,7 +109,7 @@ def _pause(argument: str, rest: str, source: Source) -> Cue:
             where=source,
             fix="Write it like [pause 5s] or [pause 3 breaths].",
         )
-    pause = _pause_length(match["length"], source)
+    pause = replace(_pause_length(match["length"], source), from_bell=bool(match["from_bell"]))
     if match["every"] or match["at"] or match["bell"] or match["strikes"]:
         pause = replace(pause, bells=_bell_schedule(match, source))
     return pause
@@ -142,14 +152,7 @@ def _bell_schedule(match: re.Match[str], source: Source) -> BellSchedule:
             where=source,
             fix="Write it like [pause 20m every 5m].",
         )
-    at = (
-        tuple(
-            _duration(item, source, "pause", "20m at 2m, 7m, 15m")
-            for item in re.split(r"\s*,\s*|\s+(?=\d)", match["at"].strip())
-        )
-        if match["at"]
-        else ()
-    )
+    at = _bell_offsets(match["at"], source) if match["at"] else ()
     if every is None and not at:
         raise MarkupError(
             "[pause … bell …]: say when the bells ring",
@@ -157,6 +160,21 @@ def _bell_schedule(match: re.Match[str], source: Source) -> BellSchedule:
             fix="Write [pause 20m every 5m bell chime] or [pause 20m at 2m, 7m].",
         )
     return BellSchedule(sound, _strikes(match["strikes"], source), every, at)
+
+
+def _bell_offsets(text: str, source: Source) -> tuple[Duration, ...]:
+    """``2m, 7m, 15m`` or ``2m 7m``: the times listed; ``1 min 30 sec`` (between commas) is one
+    time, read whole before it is split at the spaces."""
+    offsets: list[Duration] = []
+    for item in re.split(r"\s*,\s*", text.strip()):
+        try:
+            offsets.append(parse_duration(item))
+        except ValueError:
+            offsets += (
+                _duration(each, source, "pause", "20m at 2m, 7m, 15m")
+                for each in re.split(r"\s+(?=\d)", item)
+            )
+    return tuple(offsets)
 
 
 def _window(argument: str, rest: str, source: Source) -> Cue:
@@ -169,7 +187,7 @@ def _window(argument: str, rest: str, source: Source) -> Cue:
                 where=source,
                 fix="Write [for 4m music my-song.mp3], or leave music out.",
             )
-    return Window(_duration(length, source, "for"), _spoken(rest), source, music)
+    return Window(_duration(length, source, "for"), _spoken(rest, source), source, music)
 
 
 def _check_bell_name(name: str, source: Source) -> None:
@@ -293,15 +311,20 @@ def _rate_value(argument: str, source: Source, directive: str) -> int:
             f"[{directive} {argument}]: a rate is words per minute, "
             f"{RATE_RANGE[0]} to {RATE_RANGE[1]}",
             where=source,
-            fix=f"Write it like [{directive} 120].",
+            fix=f"Write it like [{directive} 120]"
+            + (", [rate slowly] or [rate default]." if directive == "rate" else "."),
         )
     return int(argument)
 
 
 def _rate(argument: str, rest: str, source: Source) -> Cue:
+    """[rate 110] from here on; [rate slowly] / [rate quickly] at a share of the session's rate
+    (so a listener's own --rate still counts); [rate default] back to it."""
     _no_text_after("rate", rest, source)
     if argument.lower() == DEFAULT:
         return RateChange(None, source)
+    if argument.lower() in PACES:
+        return RateChange(None, source, PACES[argument.lower()])
     return RateChange(_rate_value(argument, source, "rate"), source)
 
 
@@ -312,9 +335,9 @@ def _say(argument: str, rest: str, source: Source) -> Cue:
     """[say slowly|quickly|WPM] words: one utterance (to the next blank line) at another pace."""
     how = argument.lower()
     if how in PACES:
-        return Speech(_spoken(rest), source, pace=PACES[how])
+        return Speech(_spoken(rest, source), source, pace=PACES[how])
     if how.isdigit():
-        return Speech(_spoken(rest), source, rate=_rate_value(how, source, "say"))
+        return Speech(_spoken(rest, source), source, rate=_rate_value(how, source, "say"))
     raise MarkupError(
         f"[say {argument}]: say how",
         where=source,
@@ -326,7 +349,7 @@ def _prompt(argument: str, rest: str, source: Source) -> Cue:
     """[prompt] words: a question to write about (to the next blank line), said as usual and
     printed on the session's prompt sheet."""
     text = " ".join(part for part in (argument, rest) if part.strip())
-    return Speech(_spoken(text), source, prompt=True)
+    return Speech(_spoken(text, source), source, prompt=True)
 
 
 DIRECTIVES: dict[str, Callable[[str, str, Source], Cue]] = {
@@ -355,8 +378,46 @@ def _no_text_after(name: str, rest: str, source: Source) -> None:
         )
 
 
-def _spoken(text: str) -> str:
+def _spoken(text: str, source: Source) -> str:
+    """Words to say, whitespace folded; MarkupError for what must not be read aloud."""
+    _no_inline_directive(text, source)
+    _no_unknown_placeholder(text, source)
     return " ".join(text.split())
+
+
+def _no_inline_directive(text: str, source: Source) -> None:
+    """A directive after words on a line would be read aloud as words: "pause five s"."""
+    for match in _INLINE.finditer(text):
+        name = match["name"].lower()
+        near = difflib.get_close_matches(name, KNOWN, n=1, cutoff=_NEAR_DIRECTIVE)
+        if name in KNOWN:
+            raise MarkupError(
+                f"a directive in the middle of a line: {match[0]}",
+                where=source,
+                fix=f"Put {match[0]} on a line of its own; words after it go on the next line.",
+            )
+        if near:
+            raise MarkupError(
+                f"{match[0]} in the middle of a line looks like a directive",
+                where=source,
+                fix=f"Did you mean [{near[0]} …]? Put it on a line of its own, or leave out the "
+                "brackets to say the words.",
+            )
+
+
+def _no_unknown_placeholder(text: str, source: Source) -> None:
+    """Only {silence} is replaced (by the next silence's length); {silense} would be read out."""
+    for match in _PLACEHOLDER.finditer(text):
+        if match[0] != SILENCE_TOKEN:
+            word = match[0].strip("{} ").lower()  # {Silence}, { silence }, {silense}
+            near = difflib.get_close_matches(word, [SILENCE_TOKEN.strip("{}")], n=1, cutoff=0.7)
+            hint = f"Did you mean {SILENCE_TOKEN}? " if near else ""
+            raise MarkupError(
+                f"unknown placeholder {match[0]} in spoken text",
+                where=source,
+                fix=f"{hint}Only {SILENCE_TOKEN} is replaced (by the length of the next silence); "
+                "write any other words out.",
+            )
 
 
 def _check_text(text: str, source: Source) -> None:
@@ -385,6 +446,13 @@ def _check_length(text: str, source: Source, what: str) -> None:
 def _control_name(char: str) -> str:
     names = {"\0": "NUL", "\a": "BEL", "\b": "BS", "\x1b": "ESC", "\x7f": "DEL"}
     return names.get(char, "a control code")
+
+
+def _after_bell(cues: Sequence[Cue]) -> bool:
+    """Whether the last cue that takes time is a bell (chapters and voice, rate and ambience
+    changes take none)."""
+    timeless = Chapter | VoiceChange | RateChange | AmbienceChange
+    return isinstance(next((c for c in reversed(cues) if not isinstance(c, timeless)), None), Bell)
 
 
 class _Blocks:
@@ -420,6 +488,12 @@ class _Blocks:
                 "[at …] outside a [hold]",
                 where=cue.source,
                 fix="Open a hold first: [hold 8 breaths], then [at 4 breaths] inside it.",
+            )
+        if isinstance(cue, Pause) and cue.from_bell and not _after_bell(self.current):
+            raise MarkupError(
+                "[pause … from the bell] does not follow a [bell]",
+                where=cue.source,
+                fix="Strike one on the line before it: [bell], then [pause 20m from the bell].",
             )
         self.current.append(cue)
 
@@ -490,10 +564,10 @@ def parse_cues(
                 return
             blocks.add(cue)
             if name == "at" and rest.strip():
-                blocks.add(Speech(_spoken(rest), line.source))
+                blocks.add(Speech(_spoken(rest, line.source), line.source))
         else:
             start = start or line.source
-            words.append(_spoken(text))
+            words.append(_spoken(text, line.source))
 
     for line in lines:
         try:

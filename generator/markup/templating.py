@@ -22,9 +22,10 @@ from jinja2.lexer import Token, TokenStream
 from jinja2.sandbox import SandboxedEnvironment
 
 from generator.base.durations import parse_seconds
-from generator.errors import Source, TemplateError, closest
+from generator.errors import RecipeError, Source, TemplateError, closest
 from generator.files.userfiles import (
     MAX_TEXT_BYTES,
+    KeyLocator,
     display_path,
     not_utf8,
     read_text,
@@ -95,7 +96,7 @@ def render_script(recipe: Recipe, template_dirs: Sequence[Path]) -> Script:
     for part in recipe.parts:
         variables = declarations(env, part)
         declared |= {variable.name for variable in variables}
-        _check_variables(part, variables, recipe.overrides.keys())
+        _check_variables(recipe, part, variables)
         try:
             lines.extend(_render_part(env, part, variables))
         except OutsideFolders as error:  # an include or import: told at the line that asks
@@ -232,10 +233,11 @@ def _marks(env: jinja2.Environment) -> _LineMarks:
     return cast(_LineMarks, env.extensions[f"{_LineMarks.__module__}.{_LineMarks.__qualname__}"])
 
 
-def _check_variables(part: Part, declared: Sequence[Variable], overridden: Iterable[str]) -> None:
+def _check_variables(recipe: Recipe, part: Part, declared: Sequence[Variable]) -> None:
     """A required variable left out, or a recipe's variable its template does not declare (a
-    typo such as hold_breath would otherwise be ignored). Templates without a header are let be;
-    --set values go to every part, so only the parts that use them mind them."""
+    typo such as hold_breath would otherwise be ignored), told at its own line. Templates without
+    a header are let be; --set values go to every part, so only the parts that use them mind
+    them."""
     missing = [v for v in declared if v.required and v.name not in part.variables]
     if missing:
         raise TemplateError(
@@ -244,13 +246,22 @@ def _check_variables(part: Part, declared: Sequence[Variable], overridden: Itera
             fix=f"Add {missing[0].name} = … to this [[part]], or pass --set {missing[0].name}=….",
         )
     names = [variable.name for variable in declared]
-    unknown = sorted(set(part.variables) - set(names) - set(overridden))
+    unknown = [key for key in part.variables if key not in (*names, *recipe.overrides)]
     if declared and unknown:
         raise TemplateError(
             f"{part.template} has no variable {unknown[0]!r}",
-            where=part.source,
+            where=_line_in_part(recipe, part, unknown[0]),
             fix=f"{closest(unknown[0], names)} Its variables: {', '.join(names)}.".strip(),
         )
+
+
+def _line_in_part(recipe: Recipe, part: Part, key: str) -> Source:
+    """The line of the recipe where this part sets ``key`` (the part's own [[part]] line when
+    it cannot be told: a part written as an inline table)."""
+    if recipe.path.suffix != ".toml":
+        return part.source
+    text = read_text(recipe.path, RecipeError)
+    return KeyLocator(part.source.file, text).in_table(part.source, key)
 
 
 def _render_part(
@@ -282,10 +293,11 @@ def _render_part(
             fix="Check the {% %} and {{ }} tags on that line.",
         ) from None
     except jinja2.UndefinedError as error:
+        known = [*(variable.name for variable in declared), *part.variables, *env.globals]
         raise TemplateError(
             str(error.message),
             where=here(error),
-            fix="Set it in the recipe's [[part]], with --set, or give it a default(…) here.",
+            fix=_undefined_fix(str(error.message), known),
         ) from None
     except jinja2.exceptions.SecurityError as error:
         raise TemplateError(
@@ -311,6 +323,14 @@ def _render_part(
             fix="Check the expression on that line and the variables it uses.",
         ) from None
     return _split_marked(output, files)
+
+
+def _undefined_fix(message: str, known: Iterable[str]) -> str:
+    """For "'hold_breath' is undefined": the known name nearest to it, then how to give it."""
+    named = re.match(r"'(?P<name>\w+)' is undefined", message)
+    near = closest(named["name"], known) if named else ""
+    give = "Set it in the recipe's [[part]], with --set, or give it a default(…) here."
+    return f"{near.strip()} Or {give[0].lower()}{give[1:]}" if near else give
 
 
 def _limited(chunks: Iterable[str], part: Part, files: Sequence[str]) -> Iterator[str]:

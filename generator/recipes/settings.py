@@ -15,14 +15,30 @@ from typing import Any
 from generator.base.durations import parse_seconds
 from generator.errors import SettingsError, Source, StillpointError, closest
 
-RATE_RANGE = (60, 400)  # words per minute eSpeak NG handles without garbling
+RATE_RANGE = (60, 240)  # words a minute as heard: both engines speak these clearly
 BREATH_RANGE = (Fraction(2), Fraction(60))
 GAP_RANGE = (Fraction(0), Fraction(30))
 WARMUP_RANGE = (Fraction(0), Fraction(600))
 PAN_RANGE = (Fraction(0), Fraction(1))
 VOLUME_RANGE = (Fraction(1, 20), Fraction(1))
 LEVELS = {"gentle": Fraction(5, 8), "standard": Fraction(1), "deep": Fraction(3, 2)}
-DURATION_SETTINGS = ("breath", "gap", "warmup")  # the settings that are lengths of time
+SENTENCE_PAUSE_RANGE = (Fraction(0), Fraction(5))
+LEVEL_RANGE = (Fraction(-40), Fraction(6))  # dB against the voice
+DURATION_SETTINGS = ("breath", "gap", "warmup", "sentence_pause")  # lengths of time
+# Each sound's level against the voice's loudness, in dB (LU), kept through mastering. The
+# defaults are where they sat before they could be set (the bowl measured 4.5 LU under the voice,
+# a bed 18, music 8); a word is 6 dB either side of its default.
+LEVEL_DEFAULTS = {"bell_level": -4, "ambience_level": -18, "music_level": -8}
+LEVEL_WORDS = {"soft": -6, "medium": 0, "loud": 6}
+# Names a user is likely to try for a setting, and the setting they mean.
+SYNONYMS = {
+    "bell_volume": "bell_level", "bells": "bell_level", "bell_loudness": "bell_level",
+    "bells_volume": "bell_level", "chime_volume": "bell_level",
+    "ambience_volume": "ambience_level", "bed_level": "ambience_level",
+    "bed_volume": "ambience_level", "background": "ambience_level",
+    "music_volume": "music_level", "speed": "rate", "pace": "rate", "wpm": "rate",
+    "pause": "sentence_pause", "pauses": "sentence_pause",
+}  # fmt: skip
 MAX_LISTENER = 40  # characters: a name, not a speech
 
 Locate = Callable[[str], Source | str]  # finds where a key was written, for error messages
@@ -51,6 +67,23 @@ def _seconds(value: object, name: str) -> Fraction:
     raise ValueError(f'{name} must be a duration such as "10s", not {value!r}')
 
 
+def _level(value: object, name: str) -> Fraction:
+    """A level in dB against the voice: a number (-6, "-6 dB") or a word (soft, medium, loud)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in LEVEL_WORDS:
+            return Fraction(LEVEL_DEFAULTS[name] + LEVEL_WORDS[text])
+        try:
+            return Fraction(text.removesuffix("db").strip())
+        except (ValueError, ZeroDivisionError):
+            raise SettingValueError(
+                name,
+                f"{name} must be a level in dB such as -10 or a word "
+                f"({', '.join(LEVEL_WORDS)}), not {value!r}",
+            ) from None
+    return _fraction(value, name)
+
+
 def _fraction(value: object, name: str) -> Fraction:
     if isinstance(value, Fraction):
         return value
@@ -70,7 +103,10 @@ class Settings:
     """Session-wide settings, validated once here. Durations are exact seconds."""
 
     breath: Fraction = Fraction(10)  # one breath, for durations written in breaths
-    rate: int = 145  # words per minute: unhurried, as guided practice wants
+    # Words a minute as heard, pauses included. Guided practice is spoken at about 100-130
+    # (audiobooks at 150-160); 120 is its middle: a ten-word sentence takes 5 s.
+    rate: int = 120
+    sentence_pause: Fraction = Fraction(1)  # s between sentences at 120 (longer when slower)
     voice: str = "auto"
     bell: str = "bowl"  # the sound a bare [bell] rings
     gap: Fraction = Fraction(3, 2)  # silence between two utterances that follow each other
@@ -83,6 +119,9 @@ class Settings:
     level: str = "standard"  # gentle, standard or deep: scales every hold (LEVELS)
     ambience: str = "off"  # a bed under the whole session: brown, pink, ocean, drone or a file
     cover: str = ""  # the MP3's cover art: a PNG or JPEG file; empty: one made for the session
+    bell_level: Fraction = Fraction(LEVEL_DEFAULTS["bell_level"])  # dB against the voice
+    ambience_level: Fraction = Fraction(LEVEL_DEFAULTS["ambience_level"])
+    music_level: Fraction = Fraction(LEVEL_DEFAULTS["music_level"])
 
     def __post_init__(self) -> None:
         for name in DURATION_SETTINGS:
@@ -95,6 +134,10 @@ class Settings:
         _check_range("breath", self.breath, BREATH_RANGE, "s")
         _check_range("gap", self.gap, GAP_RANGE, "s")
         _check_range("warmup", self.warmup, WARMUP_RANGE, "s")
+        _check_range("sentence_pause", self.sentence_pause, SENTENCE_PAUSE_RANGE, "s")
+        for name in LEVEL_DEFAULTS:
+            object.__setattr__(self, name, _level(getattr(self, name), name))
+            _check_range(name, getattr(self, name), LEVEL_RANGE, " dB")
         _check_range("side_pan", self.side_pan, PAN_RANGE, "")
         _check_range("volume", self.volume, VOLUME_RANGE, "")
         for name in ("voice", "bell", "ambience"):
@@ -148,7 +191,7 @@ def reject_unknown(
     """Raise error for the first key that is not known, naming where it is and what is known."""
     for key in keys:
         if key not in known:
-            fix = f"{closest(key, known)} Known {label}s: {', '.join(known)}. {hint}".strip()
+            fix = f"{suggested(key, known)} Known {label}s: {', '.join(known)}. {hint}".strip()
             raise error(f"unknown {label} {key!r}", where=locate(key), fix=fix)
 
 
@@ -164,3 +207,10 @@ def build_settings(
         named = error.setting if isinstance(error, SettingValueError) else None
         bad = named or next((key for key in values if key in str(error)), "settings")
         raise SettingsError(str(error), where=locate(bad), fix="Change the value.") from None
+
+
+def suggested(key: str, known: Iterable[str]) -> str:
+    """' Did you mean X?' for a misspelt setting, or one named as users name it (bell_volume)."""
+    names = list(known)
+    meant = SYNONYMS.get(key.lower())
+    return f" Did you mean {meant!r}?" if meant in names else closest(key, names)

@@ -33,19 +33,21 @@ import numpy.typing as npt
 from generator.base.samples import SAMPLE_RATE, SILENCE_DB, Samples, db_to_gain, frozen
 from generator.errors import StillpointError
 from generator.files.soundfiles import AMBIENCE, READABLE, Role, SoundFileError, read_sound
-from generator.sound.loudness import LoudnessMeter, limit, true_peak
+from generator.recipes.settings import LEVEL_DEFAULTS
+from generator.sound.balance import against_voice, loudness_gain
+from generator.sound.loudness import limit, true_peak
 
 BEDS = ("brown", "pink", "ocean", "drone")
 # Beds are levelled by loudness as ears hear it (BS.1770, K-weighted), not by RMS: at equal RMS
 # brown noise sounds 4.6 dB quieter than pink (-33.8 against -29.2 LUFS), its energy sitting low.
-# -40 LUFS is about 18 LU under the voice (speech at clips.SPEECH_RMS_DB reads about -22 LUFS):
-# heard through long silences, never competing with words. It also keeps a bed alone under the
-# loudness meter's relative gate, so a session's integrated loudness is its voice's, and bringing
-# it to the target does not push the words up (a -30 LUFS bed made the mastering gain 10 dB).
-BED_LUFS = -40.0
+# A bed is made at its default level, 18 LU under the voice (ambience_level; balance.py): heard
+# through long silences, never competing with words. That also keeps a bed alone under the
+# loudness meter's relative gate, so a session's integrated loudness is its voice's. The level
+# the listener sets scales it from here (sources.ambience_used).
+BED_LUFS = against_voice(LEVEL_DEFAULTS["ambience_level"])
 # Music of the listener's own under a window (the free dance) is the point of that window: it
-# sits nearer the voice (8 LU under it), and dips under words.
-MUSIC_LUFS = -30.0
+# sits nearer the voice (music_level, 8 LU under it by default), and dips under words.
+MUSIC_LUFS = against_voice(LEVEL_DEFAULTS["music_level"])
 # A bed's peaks stay this far over its loudness so that, under words and after the session is
 # brought to its loudness target, they leave the words room under the true-peak ceiling: a
 # built-in bed's few higher crests (the ocean's) are limited; a user's file is turned down.
@@ -210,11 +212,7 @@ def _level_gain(
     samples: Floats | Samples, peak_limit_db: float = 0.0, level_lufs: float = BED_LUFS
 ) -> float:
     """The gain that brings the sound to level_lufs, or less to keep under the peak limit."""
-    unit = 1.0 / _rms(samples)  # measured at a sane level: a raw synthesis can sit under the gate
-    meter = LoudnessMeter()
-    meter.feed(samples * unit)
-    peak = float(np.max(np.abs(samples)))
-    return min(unit * db_to_gain(level_lufs - meter.integrated()), db_to_gain(peak_limit_db) / peak)
+    return loudness_gain(np.asarray(samples, dtype=np.float32), level_lufs, peak_limit_db)
 
 
 def _at_level(samples: Floats | Samples) -> Samples:

@@ -66,7 +66,7 @@ WORDLESS_GAIN_DB = 3.0
 CREST_SLACK_DB = 0.25  # close enough: the result lands within this of the aim (a pass saved)
 MAX_LIMIT_DB = 12.0  # never ask a clip's peaks to come down further than this below the ceiling
 TRANSFORMED_BUDGET_BYTES = 32 << 20  # limited clips kept at once while mixing
-PLAN_FORMAT = 2  # bump when the way plans are found changes, so old plans are not reused
+PLAN_FORMAT = 3  # bump when the way plans are found changes, so old plans are not reused
 # The search sees each clip in blocks of this many samples (1 ms; 98 to a 100 ms meter step at
 # 44.1 kHz): its loudest envelope point and its K-weighted energy in each.
 SEARCH_BLOCK = 45
@@ -323,18 +323,26 @@ class _Session:
         return Measured(self._loudness(limit_at), self._peak(limit_at))
 
     def _loudness(self, limit_at: float) -> float:
+        """The voice's loudness where there is one, else the whole mix's (a timer's bells).
+
+        The target is the voice's (dialogue-gated, as broadcast loudness is): bells, beds and
+        music keep the level the listener set against it. Measured over the whole mix, a loud
+        bed would lower the loudness read, the gain would rise, and the limiter, cutting into
+        the words to make room, would leave the bed louder against the voice than it was set.
+        """
         timeline, rate = self.timeline, self.timeline.sample_rate
         step = round(STEP_SECONDS * rate)
         steps: list[npt.NDArray[np.int64]] = []
         weights: list[Floats] = []
+        voiced = bool(self.speech)
         for event in timeline.events:
-            if event.clip not in self.profiles:
+            if event.clip not in self.profiles or (voiced and event.kind != "speech"):
                 continue
             energy = self.profiles[event.clip].energy_limited(limit_at, rate)
             blocks = min(energy.size, -(-(event.end - event.start) // SEARCH_BLOCK))
             steps.append((event.start + np.arange(blocks) * SEARCH_BLOCK) // step)
             weights.append(energy[:blocks] * _channel_energy(event.pan, timeline.channels))
-        energies = self.loops_energy.copy()
+        energies = np.zeros_like(self.loops_energy) if voiced else self.loops_energy.copy()
         if steps:
             placed = np.bincount(
                 np.concatenate(steps), np.concatenate(weights), minlength=energies.size

@@ -12,45 +12,36 @@ from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
-from generator.base.samples import SAMPLE_RATE, Samples, active_rms, db_to_gain, frozen
+from generator.base.samples import SAMPLE_RATE, Samples, db_to_gain, frozen
 from generator.errors import MarkupError, SettingsError, Source, closest, located
 from generator.files.soundfiles import BELL, MUSIC, SoundFileError, read_sound
 from generator.files.userfiles import regular_file
 from generator.markup.breathing import ToneKind
 from generator.markup.cues import NO_BELL, OFF, AmbienceChange, Bell, Cue, Pause, Window, walk
 from generator.recipes.catalogue import Catalogue
-from generator.sound.ambience import BEDS, MUSIC_LUFS, BedError, bed_loop, load_bed
+from generator.recipes.settings import LEVEL_DEFAULTS
+from generator.sound.ambience import BEDS, BedError, bed_loop, load_bed
+from generator.sound.balance import against_voice, bell_at, voice_gain
 from generator.sound.tones import breath_tone, tone_id
 from generator.speech.cache import ClipCache, SpeechRequest
+from generator.speech.delivery import word_count
 from generator.speech.lexicon import Lexicon
 from generator.speech.synthesis import synthesize_all
 from generator.timeline.events import ClipRef, ambience_id, music_id
 
-# Bells are levelled by their energy (RMS over the whole sound), not their peak, so a bright
-# chime and a low bowl sound about as loud. Rendered and measured with ffmpeg's ebur128: bowl
-# -26.5 LUFS, chime -25.5 LUFS, under eSpeak's voice at -22 LUFS. They invite, not startle.
-BELL_RMS_DB = -26.0
-# Every voice's speech is brought to this level where it sounds (active_rms), whatever engine made
-# it: a session that changes voice does not change loudness, and bells (BELL_RMS_DB) and beds
-# (ambience.BED_LUFS) keep their place under it. The `volume` setting moves the voice from here.
-SPEECH_RMS_DB = -20.0
-BELL_PEAK_LIMIT_DB = -3.0  # a sound with a sharp attack is turned down further: no bell clips
-# Speech length without audio, fitted (least squares) to eSpeak NG's clips of hip-release at
-# rate 145: 0.334 s a word (its words run 0.8 x 60/rate) plus 0.23 s a sentence; 0.5% off in total.
-ESTIMATE_WORD_FACTOR = Fraction(4, 5)
-ESTIMATE_PAUSE_PER_SENTENCE = Fraction(23, 100)
+BELL_LEVEL = Fraction(LEVEL_DEFAULTS["bell_level"])  # dB against the voice (balance.py)
+BED_LEVEL = Fraction(LEVEL_DEFAULTS["ambience_level"])  # the level the beds are made at
+MUSIC_LEVEL = Fraction(LEVEL_DEFAULTS["music_level"])
 
 
 def speech_request(
-    text: str, voice: str, rate: int, lexicons: Mapping[str, Lexicon]
+    text: str, voice: str, rate: int, lexicons: Mapping[str, Lexicon], sentence_pause: Fraction
 ) -> SpeechRequest:
     """What the engine is asked to say: the text as its lexicon respells it."""
     engine = voice.split(":", 1)[0]
     lexicon = lexicons.get(engine)
     spoken = lexicon.respell(text) if lexicon else text
-    return SpeechRequest(engine, voice, rate, spoken)
+    return SpeechRequest(engine, voice, rate, spoken, sentence_pause)
 
 
 def _bell_sources(cues: Sequence[Cue], default: str) -> dict[str, Source]:
@@ -68,10 +59,11 @@ def _bell_sources(cues: Sequence[Cue], default: str) -> dict[str, Source]:
     return found
 
 
-def bells_used(cues: Sequence[Cue], default: str, catalogue: Catalogue) -> dict[str, Samples]:
-    """The bells the cues ring, at the bell level; an unknown name is a markup error at its line.
-
-    ``default`` is the bell a bare [bell] rings (the session's ``bell`` setting).
+def bells_used(
+    cues: Sequence[Cue], default: str, catalogue: Catalogue, level: Fraction = BELL_LEVEL
+) -> dict[str, Samples]:
+    """The bells the cues ring, at ``level`` dB against the voice; an unknown name is a markup
+    error at its line. ``default`` is the bell a bare [bell] rings (the ``bell`` setting).
     """
     available = catalogue.sounds()
     bells: dict[str, Samples] = {}
@@ -83,7 +75,7 @@ def bells_used(cues: Sequence[Cue], default: str, catalogue: Catalogue) -> dict[
                 fix=f"Sounds: {', '.join(available) or 'none'} (files in sounds/), or none.",
             )
         try:
-            bells[name] = levelled(read_sound(available[name], BELL))
+            bells[name] = bell_at(read_sound(available[name], BELL), level)
         except SoundFileError as error:
             raise MarkupError(error.what, where=source, fix=error.fix) from None
     return bells
@@ -102,7 +94,9 @@ def check_bell_setting(name: str, catalogue: Catalogue, where: Source | str | No
         )
 
 
-def music_used(cues: Sequence[Cue], seconds: float | None = None) -> dict[str, Samples]:
+def music_used(
+    cues: Sequence[Cue], seconds: float | None = None, level: Fraction = MUSIC_LEVEL
+) -> dict[str, Samples]:
     """Each music file a window plays, decoded once as a loop at the bed level, by its mix id.
 
     A file that cannot be used is an error at the line that asks for it. ``seconds``: the most
@@ -113,7 +107,7 @@ def music_used(cues: Sequence[Cue], seconds: float | None = None) -> dict[str, S
         if isinstance(cue, Window) and cue.music and music_id(cue.music) not in found:
             try:
                 path = Path(cue.music).expanduser()
-                found[music_id(cue.music)] = load_bed(path, MUSIC_LUFS, MUSIC, seconds)
+                found[music_id(cue.music)] = load_bed(path, against_voice(level), MUSIC, seconds)
             except BedError as error:
                 raise MarkupError(error.what, where=cue.source, fix=error.fix) from None
     return found
@@ -147,11 +141,12 @@ def ambience_asked(
 
 
 def ambience_used(
-    cues: Sequence[Cue], setting: str, seconds: float | None = None
+    cues: Sequence[Cue], setting: str, seconds: float | None = None, level: Fraction = BED_LEVEL
 ) -> dict[str, Samples]:
-    """Each ambience bed the session plays, as a loop at the bed level, by its mix id; of a
-    file, at most the ``seconds`` the session can play."""
+    """Each ambience bed the session plays, as a loop at ``level`` dB against the voice, by its
+    mix id; of a file, at most the ``seconds`` the session can play."""
     found: dict[str, Samples] = {}
+    gain = db_to_gain(float(level - BED_LEVEL))  # the beds are made at the default level
     for bed, where in ambience_asked(cues, setting).items():
         try:
             loop = (
@@ -159,22 +154,13 @@ def ambience_used(
             )
         except BedError as error:
             raise BedError(error.what, where=where, fix=error.fix) from None
-        found[ambience_id(bed)] = loop
+        found[ambience_id(bed)] = loop if gain == 1 else frozen(loop * gain)
     return found
 
 
 def bell_id(name: str) -> str:
     """The id a bell's samples go by in the mix (speech clips go by their cache key)."""
     return f"bell:{name}"
-
-
-def levelled(sound: Samples) -> Samples:
-    rms = float(np.sqrt(np.mean(np.square(sound, dtype=np.float64)))) if sound.size else 0.0
-    if rms == 0.0:
-        return sound
-    peak = float(np.max(np.abs(sound)))
-    gain = min(db_to_gain(BELL_RMS_DB) / rms, db_to_gain(BELL_PEAK_LIMIT_DB) / peak)
-    return frozen(sound * gain)
 
 
 class EstimatedClips:
@@ -184,9 +170,9 @@ class EstimatedClips:
         self.bells = bells
 
     def speech(self, text: str, voice: str, rate: int) -> ClipRef:
-        words = len(text.split())
-        sentences = max(1, sum(text.count(mark) for mark in ".?!"))
-        seconds = words * ESTIMATE_WORD_FACTOR * 60 / rate + sentences * ESTIMATE_PAUSE_PER_SENTENCE
+        """An utterance lasts its words x 60 / rate (delivery.py makes it so): exact but for an
+        utterance of one phrase, whose pace is the engine's own within its calibration."""
+        seconds = Fraction(word_count(text) * 60, rate)
         return ClipRef(f"estimate:{voice}:{rate}:{text}", round(seconds * SAMPLE_RATE))
 
     def bell(self, name: str) -> ClipRef:
@@ -212,8 +198,10 @@ class RenderClips:
         cache: ClipCache,
         on_clips: Callable[[int, int], None],
         beds: Mapping[str, Samples] | None = None,
+        sentence_pause: Fraction = Fraction(1),
     ) -> None:
         self.lexicons = lexicons
+        self.sentence_pause = sentence_pause
         self.volume = volume
         self.cache = cache
         self.on_clips = on_clips  # (made so far, to make): progress
@@ -228,7 +216,9 @@ class RenderClips:
     def speech(self, text: str, voice: str, rate: int) -> ClipRef:
         request = self.requests.get((text, voice, rate))
         if request is None:
-            self.missing[text, voice, rate] = speech_request(text, voice, rate, self.lexicons)
+            self.missing[text, voice, rate] = speech_request(
+                text, voice, rate, self.lexicons, self.sentence_pause
+            )
             return self.estimated.speech(text, voice, rate)
         return ClipRef(request.key, self.audio[request.key].size, request.text)
 
@@ -242,7 +232,7 @@ class RenderClips:
         return ClipRef(key, samples)
 
     def level_speech(self) -> None:
-        """Bring each voice to SPEECH_RMS_DB (times the volume), once all its clips are made.
+        """Bring each voice to balance.SPEECH_LUFS (times the volume), once its clips are made.
 
         One gain a voice, not one a clip: sentences keep their natural differences.
         """
@@ -250,11 +240,9 @@ class RenderClips:
         for request in self.requests.values():
             by_voice.setdefault(request.voice, {})[request.key] = None
         for keys in by_voice.values():
-            level = active_rms([self.audio[key] for key in keys])
-            if level > 0:
-                gain = db_to_gain(SPEECH_RMS_DB) * self.volume / level
-                for key in keys:
-                    self.audio[key] = frozen(self.audio[key] * gain)
+            gain = voice_gain([self.audio[key] for key in keys]) * self.volume
+            for key in keys:
+                self.audio[key] = frozen(self.audio[key] * gain)
 
     def complete(self) -> bool:
         """Synthesise the speech asked for since the last call; False when there was none."""

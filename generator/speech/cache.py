@@ -12,6 +12,7 @@ import json
 import os
 import struct
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import platformdirs
@@ -19,7 +20,7 @@ import platformdirs
 from generator.base.samples import SAMPLE_RATE, Samples, from_pcm16, to_pcm16
 from generator.files.atomic import write_atomically
 
-CLIP_FORMAT = 3  # bump when the way clips are made changes, so old cache entries are not reused
+CLIP_FORMAT = 4  # bump when the way clips are made changes, so old cache entries are not reused
 
 # A cache entry: magic, sample rate, sample count, BLAKE2b digest of all before it and of the
 # samples; then the samples, 16-bit little-endian. A plain WAV cannot tell a flipped byte.
@@ -34,12 +35,14 @@ class SpeechRequest:
 
     engine: str
     voice: str
-    rate: int
+    rate: int  # words a minute as heard, pauses included (speech/delivery.py)
     text: str
+    sentence_pause: Fraction = Fraction(1)  # seconds between sentences at delivery.BASE_RATE
 
     @property
     def key(self) -> str:
         fields = [CLIP_FORMAT, SAMPLE_RATE, self.engine, self.voice, self.rate, self.text]
+        fields.append(str(self.sentence_pause))
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 

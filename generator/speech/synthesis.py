@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 import wave
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +35,8 @@ from generator.base.samples import (
 from generator.errors import SynthesisError
 from generator.files.atomic import remove_stale
 from generator.speech.cache import ClipCache, SpeechRequest
-from generator.speech.voices import CLIP_TIMEOUT, SpeechEngine, start_engine
+from generator.speech.delivery import deliver
+from generator.speech.voices import CLIP_TIMEOUT, SpeechEngine, start_engine, utterance_seed
 
 ProgressCallback = Callable[[int], None]
 WarningCallback = Callable[[str], None]  # one line for the user, as the command line prints it
@@ -190,7 +191,7 @@ def _clip_in_worker(request: SpeechRequest, cache_root: Path) -> str | Unstored:
         if engine is None:
             engine = _worker_engines[request.engine] = start_engine(request.engine)
         for _attempt in range(2):  # eSpeak now and then writes an empty file: try once more
-            clip, rate = _synthesize_once(engine, request)
+            clip, rate = synthesize_one(engine, request)
             if clip.size:
                 return _stored(request, resample(clip, rate, SAMPLE_RATE), cache_root)
     except Exception as error:  # reported to the parent as text: exceptions may not pickle
@@ -208,9 +209,17 @@ def _stored(request: SpeechRequest, clip: Samples, cache_root: Path) -> str | Un
     return ""
 
 
-def _synthesize_once(engine: SpeechEngine, request: SpeechRequest) -> tuple[Samples, int]:
+def synthesize_one(engine: SpeechEngine, request: SpeechRequest) -> tuple[Samples, int]:
+    """The utterance, delivered phrase by phrase with its pauses (``delivery.py``), trimmed."""
+
+    def speak(phrases: Sequence[str], seconds_per_word: float) -> tuple[list[Samples], int]:
+        seed = utterance_seed(
+            request.text, request.voice, request.rate, str(request.sentence_pause)
+        )
+        return engine.speak(phrases, request.voice, seconds_per_word, seed)
+
     try:
-        samples, rate = engine.synthesize(request.text, request.voice, request.rate)
+        samples, rate = deliver(request.text, request.rate, request.sentence_pause, speak)
     except (OSError, EOFError, ValueError, wave.Error):  # an empty or torn file from eSpeak
         return frozen([]), SAMPLE_RATE
     return trim_silence(samples), rate

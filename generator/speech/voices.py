@@ -10,11 +10,11 @@
 ``--voice auto`` takes the best installed voice: piper's joe when the extra is installed (it is
 far more intelligible: see README), else pyttsx3's clearest English voice.
 
-Rate means the same on both engines: a rate R is the pace eSpeak NG speaks at its rate R, which
-is ESPEAK_PACE x R words a minute of trimmed speech. Piper's seconds a word grow in a straight
-line with its length scale (PIPER_WORD_SECONDS: at scale 1, and per unit of scale), so piper gets
-the length scale that gives the same seconds a word. The constants come from
-``python tools/bench_voices.py --calibrate``; ``make bench-voices`` prints both engines' pace.
+An engine speaks the phrases of an utterance at a speed in seconds a word (``speak``); the pace
+as heard and the pauses between phrases are ``delivery.py``'s. Each engine turns the speed into
+its own setting through its calibration (ESPEAK_SPEEDS: eSpeak NG's -s; PIPER_SPEEDS: piper's
+length scale), measured by ``python tools/bench_voices.py --calibrate``; ``make bench-voices``
+prints the pace each rate gives, measured, beside the rate asked for.
 
 The same request gives the same samples on every run (reproducible files, even from an empty
 cache): both engines keep state from one utterance to the next within a process, and which worker
@@ -35,21 +35,29 @@ import sys
 import tempfile
 import threading
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from generator.base.samples import Samples, from_pcm16, frozen, trim_silence
+from generator.base.samples import Samples, from_pcm16, frozen
 from generator.errors import EnvironmentProblem, SettingsError
 from generator.files.wav import read_wav
 
 CLIP_TIMEOUT = 60.0  # seconds for one clip; the engines take milliseconds, so this means it hung
-ESPEAK_PACE = 1.284  # eSpeak NG's words a minute (trimmed speech), per unit of its rate setting
-PIPER_WORD_SECONDS = (0.2499, 0.1823)  # piper joe: seconds a word at scale 1; more per unit
-PIPER_SENTENCE_PAUSE = 0.35  # seconds between sentences at rate 145, like eSpeak's own
+# How fast each engine speaks a phrase (trimmed) at its own speed setting: measured by
+# `python tools/bench_voices.py --calibrate` on 100 phrases (592 words) of hip-release.
+# eSpeak NG: (its -s setting, words a minute of the trimmed phrases).
+ESPEAK_SPEEDS = (
+    (80, 113.2), (120, 160.1), (160, 212.5), (200, 263.8), (260, 337.1), (320, 414.5),
+)  # fmt: skip
+ESPEAK_RANGE = (70, 450)  # its -s setting: slower drawls, faster garbles
+# piper joe: (length scale, seconds a word of the trimmed phrases).
+PIPER_SPEEDS = (
+    (0.6, 0.1680), (0.8, 0.2150), (1.0, 0.2437), (1.5, 0.3321), (2.0, 0.4243), (2.5, 0.5189),
+)  # fmt: skip
 LENGTH_SCALE_RANGE = (0.5, 3.0)  # beyond this piper garbles or drones
 
 
@@ -71,8 +79,12 @@ class SpeechEngine(Protocol):
 
     def default_voice(self) -> str: ...
 
-    def synthesize(self, text: str, voice: str, rate: int) -> tuple[Samples, int]:
-        """The utterance as mono samples and their sample rate."""
+    def speak(
+        self, phrases: Sequence[str], voice: str, seconds_per_word: float, seed: int
+    ) -> tuple[list[Samples], int]:
+        """Each phrase as mono samples, at about ``seconds_per_word``, and their sample rate.
+
+        ``seed`` makes any randomness of the engine the same on every run (piper's)."""
 
 
 class Pyttsx3Engine:
@@ -118,16 +130,26 @@ class Pyttsx3Engine:
                 return names[wanted]
         return f"{self.name}:{self._engine.getProperty('voice')}"
 
-    def synthesize(self, text: str, voice: str, rate: int) -> tuple[Samples, int]:
+    def speak(
+        self, phrases: Sequence[str], voice: str, seconds_per_word: float, seed: int
+    ) -> tuple[list[Samples], int]:
+        speed = espeak_speed(seconds_per_word)
+        said = [self._say(phrase, voice.split(":", 1)[1], speed) for phrase in phrases]
+        rates = {rate for _, rate in said}
+        if len(rates) > 1:
+            raise RuntimeError(f"eSpeak NG spoke at several sample rates: {sorted(rates)}")
+        return [samples for samples, _ in said], rates.pop() if rates else 22_050
+
+    def _say(self, text: str, name: str, speed: int) -> tuple[Samples, int]:
         if self._program is not None:
-            return espeak_clip(self._program, text, voice.split(":", 1)[1], rate)
+            return espeak_clip(self._program, text, name, speed)
         self._finished.clear()
-        self._engine.setProperty("voice", voice.split(":", 1)[1])
+        self._engine.setProperty("voice", name)
         # eSpeak NG, after a voice is set, at times keeps the previous rate when the new one
         # equals its default (175): seen with 120, 120, 175 in one process. A different value
         # first makes the wanted one always take.
-        self._engine.setProperty("rate", rate + 1)
-        self._engine.setProperty("rate", rate)
+        self._engine.setProperty("rate", speed + 1)
+        self._engine.setProperty("rate", speed)
         with tempfile.TemporaryDirectory(prefix="stillpoint-") as folder:
             path = Path(folder) / "clip.wav"
             with contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 prints "Audio saved to"
@@ -137,6 +159,22 @@ class Pyttsx3Engine:
             if not self._finished.wait(CLIP_TIMEOUT):
                 raise RuntimeError("eSpeak did not finish the utterance")
             return read_wav(path)
+
+
+def espeak_speed(seconds_per_word: float) -> int:
+    """eSpeak NG's -s setting that speaks phrases at about seconds_per_word (ESPEAK_SPEEDS)."""
+    wanted = 60 / seconds_per_word  # words a minute
+    setting = _through(wanted, [(pace, speed) for speed, pace in ESPEAK_SPEEDS])
+    low, high = ESPEAK_RANGE
+    return round(min(max(setting, low), high))
+
+
+def _through(x: float, points: Sequence[tuple[float, float]]) -> float:
+    """y at x on the straight lines through the points (sorted by x), and past the ends on the
+    line through the last two."""
+    index = next((i for i in range(1, len(points) - 1) if x < points[i][0]), len(points) - 1)
+    (x0, y0), (x1, y1) = points[index - 1], points[index]
+    return y0 + (x - x0) * (y1 - y0) / (x1 - x0)
 
 
 def espeak_clip(program: str, text: str, voice: str, rate: int) -> tuple[Samples, int]:
@@ -204,19 +242,18 @@ class PiperEngine:
             )
         return f"{self.name}:{next(iter(bundled))}"
 
-    def synthesize(self, text: str, voice: str, rate: int) -> tuple[Samples, int]:
+    def speak(
+        self, phrases: Sequence[str], voice: str, seconds_per_word: float, seed: int
+    ) -> tuple[list[Samples], int]:
         from piper import SynthesisConfig
 
-        model = self._seeded(voice, utterance_seed(text, voice, rate))
-        config = SynthesisConfig(length_scale=length_scale(rate), normalize_audio=False)
-        sample_rate = int(model.config.sample_rate)
-        pause = np.zeros(round(PIPER_SENTENCE_PAUSE * 145 / rate * sample_rate), dtype=np.float32)
-        pieces: list[Samples] = []
-        for chunk in model.synthesize(text, config):  # one chunk a sentence
-            if pieces:
-                pieces.append(pause)
-            pieces.append(trim_silence(frozen(chunk.audio_float_array)))
-        return frozen(np.concatenate(pieces) if pieces else np.zeros(0)), sample_rate
+        model = self._seeded(voice, seed)
+        config = SynthesisConfig(length_scale=length_scale(seconds_per_word), normalize_audio=False)
+        pieces = []
+        for phrase in phrases:  # in order, in one seeded session: the same on every run
+            chunks = [chunk.audio_float_array for chunk in model.synthesize(phrase, config)]
+            pieces.append(frozen(np.concatenate(chunks) if chunks else np.zeros(0)))
+        return pieces, int(model.config.sample_rate)
 
     def load(self, voice: str) -> Any:
         """The piper model of a voice id (a PiperVoice), loaded the first time it is asked for."""
@@ -248,9 +285,9 @@ class PiperEngine:
         return PiperVoice(session=_piper_session(model), config=loaded.config)
 
 
-def utterance_seed(text: str, voice: str, rate: int) -> int:
+def utterance_seed(*request: object) -> int:
     """A seed that depends on the request alone (and fits onnxruntime's 32-bit generators)."""
-    digest = hashlib.blake2b(json.dumps([text, voice, rate]).encode(), digest_size=4).digest()
+    digest = hashlib.blake2b(json.dumps(request).encode(), digest_size=4).digest()
     return int.from_bytes(digest, "little") & 0x7FFFFFFF
 
 
@@ -268,12 +305,11 @@ def _piper_session(model: Path) -> Any:
     )
 
 
-def length_scale(rate: int) -> float:
-    """Piper's length scale for a rate: the seconds a word eSpeak NG takes at that rate."""
-    at_one, per_scale = PIPER_WORD_SECONDS
-    wanted = 60 / (ESPEAK_PACE * rate)
+def length_scale(seconds_per_word: float) -> float:
+    """Piper's length scale that speaks phrases at about seconds_per_word (PIPER_SPEEDS)."""
+    scale = _through(seconds_per_word, [(seconds, scale) for scale, seconds in PIPER_SPEEDS])
     low, high = LENGTH_SCALE_RANGE
-    return min(max(1 + (wanted - at_one) / per_scale, low), high)
+    return min(max(scale, low), high)
 
 
 def piper_files(voice: str) -> tuple[Path, Path]:

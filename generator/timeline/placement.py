@@ -38,7 +38,7 @@ from generator.markup.cues import (
     next_silence,
 )
 from generator.markup.wording import number_words, spoken_length
-from generator.recipes.settings import Settings
+from generator.recipes.settings import RATE_RANGE, Settings
 from generator.timeline.events import (
     ChapterMark,
     ClipRef,
@@ -112,6 +112,9 @@ class _Placer:
         self.chapter_starts: list[tuple[str, int, Source]] = []
         self.warnings: list[str] = []
         self.after_speech = False  # two utterances in a row get the settings' gap between them
+        # The last bell's first strike (on its sample) and when its ring ends, in seconds: a
+        # [pause … from the bell] counts from that strike.
+        self.struck: tuple[Fraction, Fraction] | None = None
         self.context = _Context()
         self.side_lengths: dict[str, tuple[int, Source]] = {}  # pose -> samples of a side
         self.stereo = False
@@ -174,7 +177,9 @@ class _Placer:
             case Window():
                 self._window(cue, following)
             case Bell():
+                strike = Fraction(self.sample(self.now), self.sample_rate)
                 self.now = self._strike(cue.sound, cue.strikes, self.now, cue.source)
+                self.struck = (strike, self.now)
             case Chapter():
                 self.chapter_starts.append((cue.title, self.sample(self.now), cue.source))
                 return
@@ -186,7 +191,8 @@ class _Placer:
                 self.voice = self.settings.voice if cue.voice == DEFAULT else cue.voice
                 return
             case RateChange():
-                self.speaking_rate = cue.rate or self.settings.rate
+                shared = max(round(self.settings.rate * cue.pace), RATE_RANGE[0])
+                self.speaking_rate = cue.rate or shared
                 return
             case AmbienceChange():
                 self._ambience(cue.bed, cue.source)
@@ -236,11 +242,36 @@ class _Placer:
     def _pause(self, cue: Pause) -> None:
         breath = self.settings.breath
         seconds = cue.seconds(breath, self.stretch)
-        begins = self.now
-        self._silence(seconds, cue.source, _pause_detail(cue, breath, seconds))
+        begins = self._bell_strike(cue, seconds) if cue.from_bell else self.now
+        detail = _pause_detail(cue, breath, seconds)
+        if cue.from_bell:
+            detail = ", ".join(part for part in (detail, "counted from the bell's strike") if part)
+        # From the bell, the silence is what is left after the ring: the next cue starts exactly
+        # ``seconds`` after the strike, whatever the bell's sound, with no rounding carried on.
+        self._silence(begins + seconds - self.now, cue.source, detail)
         if cue.bells is not None:
             for offset in _bell_times(cue.bells, seconds, breath, cue.source):
                 self._strike(cue.bells.sound, cue.bells.strikes, begins + offset, cue.source)
+
+    def _bell_strike(self, cue: Pause, seconds: Fraction) -> Fraction:
+        """When the bell before a [pause … from the bell] was struck; MarkupError when no bell
+        comes just before it, or when the pause would end before that bell has faded."""
+        if self.struck is None or self.struck[1] != self.now:  # parse_cues refuses this too
+            raise MarkupError(
+                "[pause … from the bell] does not follow a [bell]",
+                where=cue.source,
+                fix="Strike one on the line before it: [bell], then [pause 20m from the bell].",
+            )
+        strike, faded = self.struck
+        if strike + seconds < faded:
+            raise MarkupError(
+                f"[pause … from the bell] lasts {format_seconds(seconds)} from the strike, but the "
+                f"bell before it rings for {format_seconds(faded - strike)}",
+                where=cue.source,
+                fix=f"Make the pause at least {format_seconds(faded - strike)}, or ring a shorter "
+                "bell.",
+            )
+        return strike
 
     def _window(self, cue: Window, following: Iterable[Cue]) -> None:
         closes = self.now + cue.duration.resolve(self.settings.breath)

@@ -1,0 +1,56 @@
+"""The balance of the mix: every sound's loudness set against the voice's, as the listener chose.
+
+Loudness is measured as ears hear it (BS.1770: K-weighted, gated), so a bright chime and a low
+bowl at one setting sound equally loud, and brown and pink noise sit alike. Every voice is
+brought to SPEECH_LUFS; a bell, a bed or music to SPEECH_LUFS plus its level setting (dB against
+the voice: ``bell_level``, ``ambience_level``, ``music_level``). Mastering then brings the whole
+file to its loudness target with one gain, so the balance heard is the balance set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+import numpy as np
+
+from generator.base.samples import Samples, db_to_gain, frozen
+from generator.sound.loudness import LoudnessMeter
+
+# Every voice's speech, before mastering (a level a raw synthesis is near, so little gain).
+SPEECH_LUFS = -22.0
+BELL_PEAK_LIMIT_DB = -3.0  # a bell with a sharp attack is turned down further: it never clips
+
+
+def against_voice(level_db: Fraction | float) -> float:
+    """The loudness (LUFS) of a sound set ``level_db`` against the voice."""
+    return SPEECH_LUFS + float(level_db)
+
+
+def loudness_gain(samples: Samples, target_lufs: float, peak_limit_db: float = 0.0) -> float:
+    """The gain that brings the sound to target_lufs, or less, to keep its peaks under the limit.
+
+    Measured at a sane level first: a raw synthesis can sit under the meter's absolute gate.
+    """
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+    if rms == 0.0:
+        return 1.0
+    meter = LoudnessMeter()
+    meter.feed(samples / rms)
+    peak = float(np.max(np.abs(samples)))
+    return min(db_to_gain(target_lufs - meter.integrated()) / rms, db_to_gain(peak_limit_db) / peak)
+
+
+def voice_gain(clips: Sequence[Samples]) -> float:
+    """One gain for all of a voice's clips, bringing them together to SPEECH_LUFS: sentences
+    keep their natural differences."""
+    meter = LoudnessMeter()
+    for clip in clips:
+        meter.feed(clip)
+    measured = meter.integrated()
+    return db_to_gain(SPEECH_LUFS - measured) if np.isfinite(measured) else 1.0
+
+
+def bell_at(sound: Samples, level_db: Fraction | float) -> Samples:
+    """A bell's sound at its level against the voice (lower if its attack would clip)."""
+    return frozen(sound * loudness_gain(sound, against_voice(level_db), BELL_PEAK_LIMIT_DB))

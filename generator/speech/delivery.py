@@ -1,0 +1,201 @@
+"""How an utterance is spoken: its phrases, the pauses between them, and the pace as heard.
+
+A guide speaks in phrases and leaves room between them: about a second between sentences at
+120 words a minute, a shorter breath at a comma, semicolon, colon or dash. So an utterance is
+split into phrases here, each phrase is spoken by the engine on its own (and trimmed), and the
+pieces are joined with silences of our own; the engines' own pauses (0.35 s at most) are not
+what a listener following with the body needs.
+
+``rate`` is words a minute as heard: an utterance of W words lasts W x 60 / rate seconds, its
+inner pauses included. The engine is asked for the speed that leaves the pauses their nominal
+length (``Pace.seconds_per_word``); what it really took is then measured, and the pauses take up
+the difference (within PAUSE_GIVE), so the utterance lands on its length whatever the engine's
+own timing did. Only an utterance of one phrase has no pause to give, and relies on the
+engine's calibration (``voices.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+import numpy as np
+
+from generator.base.samples import Samples, frozen, trim_silence
+
+Break = Literal["sentence", "comma", "end"]
+
+BASE_RATE = 120  # words a minute at which the sentence pause setting holds as written
+COMMA_SHARE = Fraction(7, 20)  # a comma's, semicolon's or dash's pause, of a sentence's
+PAUSE_GIVE = (Fraction(1, 2), Fraction(2))  # the pauses may shrink or grow this much to fit
+FASTEST = Fraction(3, 2)  # the engine never speaks faster than this times the rate asked for
+PACE_TOLERANCE = 0.03  # an utterance further than this from its length is spoken once more
+ATTEMPTS = 2
+SLOWEST = Fraction(60, 105)  # s a word: slower words drawl; slower speech is longer pauses
+MIN_PART_WORDS = 3  # each part of a divided phrase keeps at least this many words
+# Words a phrase may be divided before, where a guide would take a breath.
+BREATH_BEFORE = frozenset({
+    "and", "but", "or", "as", "then", "while", "until", "so", "because", "into", "onto",
+    "towards", "toward", "through", "with", "without", "in", "on", "at", "to", "from", "over",
+    "under", "around",
+})  # fmt: skip
+SENTENCE_MARKS = (".", "!", "?", "…")
+CLAUSE_MARKS = (",", ";", ":")
+DASHES = ("\u2014", "\u2013", "-", "--")  # em dash, en dash, hyphens standing alone
+CLOSERS = "\"')]\u201d\u2019"  # closing quotes and brackets after a phrase's last word
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")  # don't, don\u2019t: one word
+
+
+@dataclass(frozen=True)
+class Phrase:
+    text: str
+    after: Break  # the pause that follows it
+
+
+def phrases(text: str) -> tuple[Phrase, ...]:
+    """The utterance in phrases, each with the kind of pause after it (the last: none).
+
+    A phrase ends at a word that ends a sentence (. ! ? …) or a clause (, ; :), closing quotes
+    and brackets after it included, or before a dash standing between words.
+    """
+    found: list[Phrase] = []
+    words: list[str] = []
+    for word in text.split():
+        if word in DASHES:
+            found += _closed(words, "comma")
+            continue
+        words.append(word)
+        end = word.rstrip(CLOSERS)
+        if end.endswith(SENTENCE_MARKS):
+            found += _closed(words, "sentence")
+        elif end.endswith(CLAUSE_MARKS):
+            found += _closed(words, "comma")
+    found += _closed(words, "end")
+    if not found:
+        return (Phrase(text, "end"),)
+    return (*found[:-1], Phrase(found[-1].text, "end"))
+
+
+def _closed(words: list[str], after: Break) -> list[Phrase]:
+    """The phrase of the words gathered so far (and the list emptied), if it has a word."""
+    text = " ".join(words)
+    words.clear()
+    return [Phrase(text, after)] if _WORD.search(text) else []
+
+
+def word_count(text: str) -> int:
+    """Words as a listener counts them: runs of letters and digits (don't is one word)."""
+    return len(_WORD.findall(text))
+
+
+@dataclass(frozen=True)
+class Pace:
+    """The timing asked for one utterance: its phrases, its length, and its pauses at their
+    nominal lengths."""
+
+    phrases: tuple[Phrase, ...]
+    seconds: Fraction  # the whole utterance, pauses included
+    pauses: tuple[Fraction, ...]  # after each phrase but the last
+    words: int
+
+    @property
+    def seconds_per_word(self) -> float:
+        """The engine's speed that leaves the pauses their nominal length: never faster than
+        FASTEST times the rate (a run of commas shortens its pauses instead), never slower than
+        SLOWEST (slower speech is more and longer pauses, not drawled words)."""
+        words = max(self.words, 1)
+        speech = (self.seconds - sum(self.pauses, Fraction(0))) / words
+        return float(min(max(speech, self.seconds / FASTEST / words), SLOWEST))
+
+
+def pace(text: str, rate: int, sentence_pause: Fraction) -> Pace:
+    """The utterance's length at ``rate`` words a minute as heard, and its nominal pauses: the
+    sentence pause setting at BASE_RATE, longer at a slower rate and shorter at a faster one.
+
+    At a pace slower than its words can be spoken (SLOWEST) with its pauses at their longest,
+    the longest phrase is divided where a guide would breathe, until the pauses can fill it.
+    """
+    scale = Fraction(BASE_RATE, rate)
+    pause = {"sentence": sentence_pause * scale, "comma": sentence_pause * scale * COMMA_SHARE}
+    words = word_count(text)
+    seconds = Fraction(words * 60, rate)
+    parts = phrases(text)
+
+    def pauses_of(parts: tuple[Phrase, ...]) -> tuple[Fraction, ...]:
+        return tuple(pause[part.after] for part in parts[:-1])
+
+    def too_slow(parts: tuple[Phrase, ...]) -> bool:
+        longest_pauses = sum(pauses_of(parts), Fraction(0)) * PAUSE_GIVE[1]
+        return seconds - words * SLOWEST - longest_pauses > 0 and pause["comma"] > 0
+
+    while too_slow(parts) and (divided := _divided(parts)) is not None:
+        parts = divided
+    return Pace(parts, seconds, pauses_of(parts), words)
+
+
+def _divided(parts: tuple[Phrase, ...]) -> tuple[Phrase, ...] | None:
+    """The phrases with the longest divided in two, before a word in BREATH_BEFORE nearest its
+    middle (else at its middle); None when no phrase is long enough to divide."""
+    longest = max(range(len(parts)), key=lambda index: word_count(parts[index].text))
+    words = parts[longest].text.split()
+    places = range(MIN_PART_WORDS, len(words) - MIN_PART_WORDS + 1)
+    if not places:
+        return None
+    middle = len(words) / 2
+    natural = [at for at in places if words[at].lower().strip(",.;:") in BREATH_BEFORE]
+    at = min(natural or places, key=lambda place: abs(place - middle))
+    first = Phrase(" ".join(words[:at]), "comma")
+    second = Phrase(" ".join(words[at:]), parts[longest].after)
+    return (*parts[:longest], first, second, *parts[longest + 1 :])
+
+
+Speak = Callable[[Sequence[str], float], tuple[list[Samples], int]]  # phrases, s/word
+
+
+def deliver(text: str, rate: int, sentence_pause: Fraction, speak: Speak) -> tuple[Samples, int]:
+    """The utterance spoken phrase by phrase by ``speak`` and joined with its pauses, so that
+    it lasts its words x 60 / rate seconds.
+
+    The engine's speed for the words is its calibration's; a text whose words run faster or
+    slower than the calibration's phrases (by 30 % for some sentences) misses by more than the
+    pauses can give, and is spoken once more at the speed its first reading shows it needs.
+    """
+    wanted = pace(text, rate, sentence_pause)
+    parts = wanted.phrases
+    nominal = sum(wanted.pauses, Fraction(0))
+    seconds_per_word = wanted.seconds_per_word
+    for _attempt in range(ATTEMPTS):
+        pieces, sample_rate = speak([part.text for part in parts], seconds_per_word)
+        trimmed = [trim_silence(piece) for piece in pieces]
+        spoken = Fraction(sum(piece.size for piece in trimmed), sample_rate)
+        give = _give(wanted.seconds - spoken, nominal)
+        if not spoken or abs((spoken + give * nominal) / wanted.seconds - 1) <= PACE_TOLERANCE:
+            break
+        budget = max(wanted.seconds - nominal, wanted.seconds / FASTEST)
+        seconds_per_word *= float(budget / spoken)
+    return _joined(trimmed, wanted.pauses, give, sample_rate), sample_rate
+
+
+def _give(room: Fraction, nominal: Fraction) -> Fraction:
+    """How much the pauses stretch or shrink (within PAUSE_GIVE) to fill the room left by the
+    speech; 1 for an utterance without pauses."""
+    if not nominal:
+        return Fraction(1)
+    low, high = PAUSE_GIVE
+    return min(max(room / nominal, low), high)
+
+
+def _joined(
+    pieces: Sequence[Samples], pauses: Sequence[Fraction], give: Fraction, sample_rate: int
+) -> Samples:
+    """The phrases one after another, each pause between them ``give`` times its length."""
+    silences = [round(pause * give * sample_rate) for pause in pauses]
+    joined: list[Samples] = []
+    for piece, silence in zip(pieces, (*silences, 0), strict=True):
+        joined.append(piece)
+        if silence:
+            joined.append(np.zeros(silence, dtype=np.float32))
+    return frozen(np.concatenate(joined) if joined else np.zeros(0))
