@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Literal
 
@@ -33,7 +33,8 @@ COMMA_SHARE = Fraction(7, 20)  # a comma's, semicolon's or dash's pause, of a se
 PAUSE_GIVE = (Fraction(1, 2), Fraction(2))  # the pauses may shrink or grow this much to fit
 FASTEST = Fraction(3, 2)  # the engine never speaks faster than this times the rate asked for
 PACE_TOLERANCE = 0.03  # an utterance further than this from its length is spoken once more
-ATTEMPTS = 2
+MISS_LIMIT = 0.04  # an utterance still further off is divided where a guide would breathe
+ATTEMPTS = 3  # readings at most: the second lands within 3 % but for a few short sentences
 SLOWEST = Fraction(60, 105)  # s a word: slower words drawl; slower speech is longer pauses
 MIN_PART_WORDS = 3  # each part of a divided phrase keeps at least this many words
 # Words a phrase may be divided before, where a guide would take a breath.
@@ -100,6 +101,19 @@ class Pace:
     seconds: Fraction  # the whole utterance, pauses included
     pauses: tuple[Fraction, ...]  # after each phrase but the last
     words: int
+    sentence_pause: Fraction  # at this pace (a comma's is COMMA_SHARE of it)
+
+    def pause_after(self, phrase: Phrase) -> Fraction:
+        share = Fraction(1) if phrase.after == "sentence" else COMMA_SHARE
+        return self.sentence_pause * share
+
+    def divided(self) -> Pace | None:
+        """The same with its longest phrase divided where a guide would breathe, if it can be."""
+        parts = _divided(self.phrases)
+        if parts is None:
+            return None
+        pauses = tuple(self.pause_after(part) for part in parts[:-1])
+        return replace(self, phrases=parts, pauses=pauses)
 
     @property
     def seconds_per_word(self) -> float:
@@ -133,7 +147,7 @@ def pace(text: str, rate: int, sentence_pause: Fraction) -> Pace:
 
     while too_slow(parts) and (divided := _divided(parts)) is not None:
         parts = divided
-    return Pace(parts, seconds, pauses_of(parts), words)
+    return Pace(parts, seconds, pauses_of(parts), words, pause["sentence"])
 
 
 def _divided(parts: tuple[Phrase, ...]) -> tuple[Phrase, ...] | None:
@@ -161,22 +175,71 @@ def deliver(text: str, rate: int, sentence_pause: Fraction, speak: Speak) -> tup
 
     The engine's speed for the words is its calibration's; a text whose words run faster or
     slower than the calibration's phrases (by 30 % for some sentences) misses by more than the
-    pauses can give, and is spoken once more at the speed its first reading shows it needs.
+    pauses can give, and is spoken again at the speed its readings show it needs (a secant
+    through the last two), at most ATTEMPTS times; the reading that lands nearest is kept.
     """
     wanted = pace(text, rate, sentence_pause)
-    parts = wanted.phrases
+    best = _read(wanted, speak)
+    divided = wanted.divided() if best.miss > MISS_LIMIT else None
+    if divided is not None:  # a sentence the engine will not time: a breath in it gives room
+        best = min((best, _read(divided, speak)), key=lambda reading: reading.miss)
+    return _joined(best.pieces, best.pauses, best.give, best.sample_rate), best.sample_rate
+
+
+def _read(wanted: Pace, speak: Speak) -> _Reading:
+    """The phrases read at the speed that fits, again at a corrected speed while they miss (at
+    most ATTEMPTS readings); the reading nearest the length asked for."""
+    texts = [part.text for part in wanted.phrases]
     nominal = sum(wanted.pauses, Fraction(0))
+    budget = max(wanted.seconds - nominal, wanted.seconds / FASTEST)  # the words' share
+    readings: list[_Reading] = []
     seconds_per_word = wanted.seconds_per_word
     for _attempt in range(ATTEMPTS):
-        pieces, sample_rate = speak([part.text for part in parts], seconds_per_word)
-        trimmed = [trim_silence(piece) for piece in pieces]
-        spoken = Fraction(sum(piece.size for piece in trimmed), sample_rate)
-        give = _give(wanted.seconds - spoken, nominal)
-        if not spoken or abs((spoken + give * nominal) / wanted.seconds - 1) <= PACE_TOLERANCE:
+        pieces, sample_rate = speak(texts, seconds_per_word)
+        reading = _Reading.of(seconds_per_word, pieces, sample_rate, wanted, nominal)
+        readings.append(reading)
+        if reading.miss <= PACE_TOLERANCE or not reading.spoken:
             break
-        budget = max(wanted.seconds - nominal, wanted.seconds / FASTEST)
-        seconds_per_word *= float(budget / spoken)
-    return _joined(trimmed, wanted.pauses, give, sample_rate), sample_rate
+        seconds_per_word = _next_speed(readings, budget)
+    return min(readings, key=lambda reading: reading.miss)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """One reading of the phrases: at what speed, how long the words took, how far it missed."""
+
+    seconds_per_word: float
+    pieces: tuple[Samples, ...]  # trimmed
+    pauses: tuple[Fraction, ...]  # nominal, after each piece but the last
+    sample_rate: int
+    spoken: Fraction  # seconds of the words alone
+    give: Fraction  # what the pauses stretch by to fill the rest
+    miss: float  # the utterance's length against the one asked for, as a share
+
+    @classmethod
+    def of(
+        cls, speed: float, pieces: Sequence[Samples], rate: int, wanted: Pace, nominal: Fraction
+    ) -> _Reading:
+        trimmed = tuple(trim_silence(piece) for piece in pieces)
+        spoken = Fraction(sum(piece.size for piece in trimmed), rate)
+        give = _give(wanted.seconds - spoken, nominal)
+        miss = abs(float((spoken + give * nominal) / wanted.seconds) - 1)
+        return cls(speed, trimmed, wanted.pauses, rate, spoken, give, miss)
+
+
+def _next_speed(readings: Sequence[_Reading], budget: Fraction) -> float:
+    """The speed to read at next: on the line through the last two readings (an engine's
+    timing is not proportional to its setting near its slowest), else scaled by the miss."""
+    last = readings[-1]
+    scaled = last.seconds_per_word * float(budget / last.spoken)
+    if len(readings) < 2:
+        return scaled
+    before = readings[-2]
+    if last.spoken == before.spoken:
+        return scaled
+    slope = (last.seconds_per_word - before.seconds_per_word) / float(last.spoken - before.spoken)
+    secant = last.seconds_per_word + slope * float(budget - last.spoken)
+    return secant if secant > 0 else scaled
 
 
 def _give(room: Fraction, nominal: Fraction) -> Fraction:

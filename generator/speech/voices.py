@@ -53,7 +53,7 @@ CLIP_TIMEOUT = 60.0  # seconds for one clip; the engines take milliseconds, so t
 ESPEAK_SPEEDS = (
     (80, 113.2), (120, 160.1), (160, 212.5), (200, 263.8), (260, 337.1), (320, 414.5),
 )  # fmt: skip
-ESPEAK_RANGE = (70, 450)  # its -s setting: slower drawls, faster garbles
+ESPEAK_RANGE = (80, 450)  # its -s setting: it speaks no slower than 80; faster garbles
 # piper joe: (length scale, seconds a word of the trimmed phrases).
 PIPER_SPEEDS = (
     (0.6, 0.1680), (0.8, 0.2150), (1.0, 0.2437), (1.5, 0.3321), (2.0, 0.4243), (2.5, 0.5189),
@@ -133,16 +133,16 @@ class Pyttsx3Engine:
     def speak(
         self, phrases: Sequence[str], voice: str, seconds_per_word: float, seed: int
     ) -> tuple[list[Samples], int]:
-        speed = espeak_speed(seconds_per_word)
-        said = [self._say(phrase, voice.split(":", 1)[1], speed) for phrase in phrases]
+        speed, gap = espeak_speed(seconds_per_word), espeak_word_gap(seconds_per_word)
+        said = [self._say(phrase, voice.split(":", 1)[1], speed, gap) for phrase in phrases]
         rates = {rate for _, rate in said}
         if len(rates) > 1:
             raise RuntimeError(f"eSpeak NG spoke at several sample rates: {sorted(rates)}")
         return [samples for samples, _ in said], rates.pop() if rates else 22_050
 
-    def _say(self, text: str, name: str, speed: int) -> tuple[Samples, int]:
+    def _say(self, text: str, name: str, speed: int, gap: int) -> tuple[Samples, int]:
         if self._program is not None:
-            return espeak_clip(self._program, text, name, speed)
+            return espeak_clip(self._program, text, name, speed, gap)
         self._finished.clear()
         self._engine.setProperty("voice", name)
         # eSpeak NG, after a voice is set, at times keeps the previous rate when the new one
@@ -169,6 +169,13 @@ def espeak_speed(seconds_per_word: float) -> int:
     return round(min(max(setting, low), high))
 
 
+def espeak_word_gap(seconds_per_word: float) -> int:
+    """eSpeak NG's -g (10 ms units between words) for a speed slower than its slowest setting
+    speaks: eSpeak NG does not speak slower than -s 80, so the rest is room between words."""
+    slowest = 60 / _through(ESPEAK_RANGE[0], ESPEAK_SPEEDS)  # seconds a word at -s 80
+    return max(0, round((seconds_per_word - slowest) * 100))
+
+
 def _through(x: float, points: Sequence[tuple[float, float]]) -> float:
     """y at x on the straight lines through the points (sorted by x), and past the ends on the
     line through the last two."""
@@ -177,11 +184,14 @@ def _through(x: float, points: Sequence[tuple[float, float]]) -> float:
     return y0 + (x - x0) * (y1 - y0) / (x1 - x0)
 
 
-def espeak_clip(program: str, text: str, voice: str, rate: int) -> tuple[Samples, int]:
-    """One utterance from a new espeak-ng process (its own session: a Ctrl-C is the parent's)."""
+def espeak_clip(
+    program: str, text: str, voice: str, rate: int, gap: int = 0
+) -> tuple[Samples, int]:
+    """One utterance from a new espeak-ng process (its own session: a Ctrl-C is the parent's);
+    ``gap``: eSpeak NG's -g, 10 ms units of room between words."""
     try:
         done = subprocess.run(
-            [program, "-v", voice, "-s", str(rate), "--stdout", "--", text],
+            [program, "-v", voice, "-s", str(rate), "-g", str(gap), "--stdout", "--", text],
             capture_output=True,
             timeout=CLIP_TIMEOUT,
             start_new_session=True,
