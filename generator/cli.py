@@ -12,6 +12,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,9 +41,11 @@ from generator.session import (
     estimate,
     estimated_lengths,
     prepare,
+    reach,
     render,
     render_from,
     render_program,
+    reshape,
     target_seconds,
 )
 from generator.speech.cache import ClipCache, default_cache_dir
@@ -212,6 +215,15 @@ LevelOption = Annotated[
         show_default=False,
     ),
 ]
+TitleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--title",
+        metavar="TITLE",
+        help="The title of your copy, in its tags, sidecars and the library page.",
+        show_default=False,
+    ),
+]
 Session = Annotated[
     str,
     typer.Argument(
@@ -310,17 +322,18 @@ def list_sessions(scripts: ScriptsOption = None) -> None:
     for name in catalogue.sessions():
         try:
             prepared = prepare(name, catalogue, defaults=config.settings)
-            shortest, usual, longest = estimated_lengths(prepared, catalogue)
+            _, usual, _ = estimated_lengths(prepared, catalogue)
+            shortest, longest = reach(prepared, catalogue)
             length = format_clock(float(usual))
-            reach = (
+            span = (
                 f"{format_clock(float(shortest))}-{format_clock(float(longest))}"
                 if longest - shortest >= 1
                 else "fixed"
             )
             title = prepared.recipe.title
         except StillpointError as error:
-            length, reach, title = "  ?  ", "", f"(broken: {error.message()})"
-        typer.echo(f"{name:<24} ~{length}  {reach:<15}  {title}")
+            length, span, title = "  ?  ", "", f"(broken: {error.message()})"
+        typer.echo(f"{name:<24} ~{length}  {span:<15}  {title}")
     for name, path in catalogue.programs().items():
         try:
             program = load_program(path)
@@ -341,6 +354,7 @@ def script(
     warmup: WarmupOption = None,
     level: LevelOption = None,
     ambience: AmbienceOption = None,
+    title: TitleOption = None,
     skip: SkipOption = None,
     set_: SetOption = None,
     scripts: ScriptsOption = None,
@@ -359,17 +373,33 @@ def script(
         warmup=warmup,
         level=level,
         ambience=ambience,
+        title=title,
     )
     prepared = prepare(session, catalogue, overrides, skip or (), load_config().settings)
-    timeline = estimate(prepared, catalogue, target_seconds(_number("--minutes", minutes)))
+    target = target_seconds(_number("--minutes", minutes))
+    changes: tuple[str, ...] = ()
+    if target is not None:
+        reshaped = reshape(prepared, catalogue, target)
+        prepared, changes = reshaped.prepared, reshaped.changes
+    timeline = estimate(prepared, catalogue, target)
     _warn(timeline.warnings)
     settings = prepared.settings
     typer.echo(
         f"{prepared.recipe.title} (voice {settings.voice}; speech lengths estimated at "
         f"{settings.rate} words a minute; one breath = {format_seconds(settings.breath)})"
     )
+    if target is not None:
+        typer.echo(_reshaped_line(target, changes))
     for line in plan_lines(timeline):
         typer.echo(line)
+
+
+def _reshaped_line(target: Fraction, changes: Sequence[str]) -> str:
+    """What --minutes changed of the practice, before its pauses stretched to the length."""
+    asked = format_clock(float(target))
+    if not changes:
+        return f"Shaped for {asked}: the practice as written; its pauses stretch to the length."
+    return f"Shaped for {asked}, then its pauses stretch to it: " + "; ".join(changes) + "."
 
 
 @app.command("render")
@@ -400,6 +430,7 @@ def render_command(
     warmup: WarmupOption = None,
     level: LevelOption = None,
     ambience: AmbienceOption = None,
+    title: TitleOption = None,
     skip: SkipOption = None,
     set_: SetOption = None,
     scripts: ScriptsOption = None,
@@ -422,6 +453,7 @@ def render_command(
         warmup=warmup,
         level=level,
         ambience=ambience,
+        title=title,
     )
     if from_file is not None:
         if session is not None:

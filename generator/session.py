@@ -28,14 +28,23 @@ from generator.errors import (
 from generator.files.atomic import staged
 from generator.files.ffmpeg import ffmpeg_path
 from generator.files.userfiles import display_path
-from generator.markup.cues import DEFAULT, Cue, VoiceChange, check_session, map_cues, scaled_holds
+from generator.markup.cues import (
+    DEFAULT,
+    Bell,
+    Cue,
+    VoiceChange,
+    check_session,
+    map_cues,
+    scaled_holds,
+)
 from generator.markup.parser import parse_cues
-from generator.markup.templating import render_script
+from generator.markup.templating import leave_out_orders, part_declarations, render_script
+from generator.markup.variables import Variable
 from generator.recipes.catalogue import Catalogue
 from generator.recipes.config import setting_source
 from generator.recipes.overrides import Overrides, apply_overrides
 from generator.recipes.program import Program
-from generator.recipes.recipe import Recipe, load_recipe, without_poses
+from generator.recipes.recipe import Part, Recipe, load_recipe, without_parts
 from generator.recipes.settings import Settings, suggested
 from generator.sound.mastering import Mastered, PlanCache, master
 from generator.sound.mix import BLOCK_SECONDS, mix_blocks
@@ -51,9 +60,10 @@ from generator.sound.sources import (
 from generator.speech.cache import ClipCache
 from generator.speech.lexicon import Lexicon, load_lexicons
 from generator.speech.voices import installed_engines, resolve_voice
-from generator.timeline.events import ClipSource, Timeline
-from generator.timeline.fitting import TimelineAt, fit, length_range, seconds
-from generator.timeline.placement import build_timeline
+from generator.timeline.events import ClipRef, ClipSource, Timeline
+from generator.timeline.fitting import TimelineAt, fit, length_range, seconds, unreachable
+from generator.timeline.placement import LEAD_IN, TAIL, build_timeline
+from generator.timeline.shaping import LEAVE_OUT, Knob, Shape, extreme, shaped, start
 from generator.writing.cover import cover_image
 from generator.writing.export import sidecar_texts, write_session
 from generator.writing.output_checks import check_output, session_inputs
@@ -64,6 +74,10 @@ from generator.writing.tags import ChapterTag, FileTags
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 BED_MARGIN = 30.0  # seconds of a bed or music file read past the estimated end of the session
+# The estimate of a session's length against its render: an utterance of one phrase lands within
+# 3 % of its words' length (delivery.py), so a render differs by seconds. A length this near the
+# estimate's range is left to the render's own fit to decide.
+ESTIMATE_MARGIN = Fraction(10)
 
 
 @dataclass(frozen=True)
@@ -100,12 +114,25 @@ def prepare(
     """Recipe, script and cues for SESSION; raises the project's errors for any bad input.
 
     ``defaults`` are the user's config (under the recipe), ``overrides`` the command line's or
-    a program's (over it); ``skip`` leaves out the parts guiding those poses (a pose the session
-    does not have is an error unless not ``strict_skip``).
+    a program's (over it); ``skip`` leaves out the parts it names (a pose, a template or a
+    chapter the session does not have is an error unless not ``strict_skip``).
     """
     chosen = overrides or Overrides()
-    recipe = load_recipe(catalogue.find_session(session), defaults)
-    recipe = without_poses(apply_overrides(recipe, chosen), skip, strict_skip)
+    recipe = apply_overrides(load_recipe(catalogue.find_session(session), defaults), chosen)
+    recipe = without_parts(recipe, skip, lambda: _part_names(recipe, catalogue), strict_skip)
+    return _prepared(recipe, catalogue, chosen, tuple(skip), defaults or {})
+
+
+def _prepared(
+    recipe: Recipe,
+    catalogue: Catalogue,
+    chosen: Overrides,
+    skip: tuple[str, ...],
+    defaults: Mapping[str, object],
+) -> Prepared:
+    """The recipe's script and cues, every setting and variable checked before any audio."""
+    if recipe.settings.title:  # a personal copy's own title, wherever the title shows
+        recipe = replace(recipe, title=recipe.settings.title)
     script = render_script(recipe, catalogue.template_dirs)
     known = (*Settings.names(), *sorted(script.variables))
     for key in chosen.values:
@@ -121,7 +148,7 @@ def prepare(
     settings = recipe.settings
 
     def given(name: str) -> Source | str | None:  # where a setting's value came from
-        return setting_source(name, recipe, chosen, defaults or {})
+        return setting_source(name, recipe, chosen, defaults)
 
     # A typo in a setting is found before any audio is made, told where it was given.
     check_bell_setting(settings.bell, catalogue, given("bell"))
@@ -132,7 +159,19 @@ def prepare(
     with located(given("voice")):
         recipe, cues = _with_voices(recipe, cues)
     lexicons = load_lexicons(catalogue.lexicon_files, installed_engines())
-    return Prepared(recipe, cues, lexicons, script.templates, tuple(skip))
+    return Prepared(recipe, cues, lexicons, script.templates, skip)
+
+
+def _part_names(recipe: Recipe, catalogue: Catalogue) -> tuple[tuple[str, ...], ...]:
+    """What each part can be called by in --skip: its pose, its template, its chapters."""
+    names = []
+    for part in recipe.parts:
+        one = replace(recipe, parts=(part,))
+        lines = render_script(one, catalogue.template_dirs).lines
+        chapters = [line.text.strip()[9:-1] for line in lines if line.text.startswith("[chapter ")]
+        pose = [str(part.variables["pose"])] if "pose" in part.variables else []
+        names.append((*pose, Path(part.template).stem, *chapters))
+    return tuple(names)
 
 
 def _with_voices(recipe: Recipe, cues: tuple[Cue, ...]) -> tuple[Recipe, tuple[Cue, ...]]:
@@ -193,6 +232,183 @@ def _estimated(prepared: Prepared, catalogue: Catalogue) -> EstimatedClips:
     return EstimatedClips(bells_used(prepared.cues, prepared.settings.bell, catalogue))
 
 
+@dataclass(frozen=True)
+class Reshaped:
+    """A session reshaped to a length, and what changed, said as the plan prints it."""
+
+    prepared: Prepared
+    changes: tuple[str, ...] = ()
+
+
+def reshape(prepared: Prepared, catalogue: Catalogue, target: Fraction) -> Reshaped:
+    """The session with its practice reshaped towards ``target`` (timeline/shaping.py): the
+    rounds, breaths, variants and parts its templates let change. The pauses then make it
+    exact (fit); a session with nothing to change comes back as it was."""
+    knobs = _knobs(prepared.recipe, catalogue)
+    if not knobs:
+        return Reshaped(prepared)
+    lengths = _ShapeLengths(prepared, catalogue, knobs)
+    shape = shaped(knobs, target, lengths.of)
+    changes = tuple(shape.changes())
+    if not changes:
+        return Reshaped(prepared)
+    recipe = _recipe_in(prepared.recipe, shape)
+    again = _prepared(recipe, catalogue, Overrides(), prepared.skip, {})
+    return Reshaped(again, tuple(_said(prepared.recipe, change) for change in changes))
+
+
+def refuse_unreachable(prepared: Prepared, catalogue: Catalogue, target: Fraction) -> None:
+    """LengthError, before any speech is made, when the session (already reshaped) cannot be
+    stretched to ``target``: the estimate is the length the render lands on, within seconds."""
+    shortest, _, longest = estimated_lengths(prepared, catalogue)
+    if shortest - ESTIMATE_MARGIN <= target <= longest + ESTIMATE_MARGIN:
+        return
+    low, high = reach(prepared, catalogue)
+    raise unreachable(prepared.recipe.title, target, low, high)
+
+
+def reach(prepared: Prepared, catalogue: Catalogue) -> tuple[Fraction, Fraction]:
+    """The shortest and longest the session can be made, reshaped and stretched (estimated)."""
+    knobs = _knobs(prepared.recipe, catalogue)
+    if not knobs:
+        shortest, _, longest = estimated_lengths(prepared, catalogue)
+        return shortest, longest
+    lengths = _ShapeLengths(prepared, catalogue, knobs)
+    return lengths.of(extreme(knobs, longest=False))[0], lengths.of(extreme(knobs, longest=True))[2]
+
+
+def _knobs(recipe: Recipe, catalogue: Catalogue) -> tuple[Knob, ...]:
+    """What a length may change of the recipe: each part's declared ranges and variants (its
+    own flex over them), and the parts that may be left out. A variable the listener set
+    (--set, a program's day) is theirs: it stays."""
+    found: list[Knob] = []
+    headers = part_declarations(recipe, catalogue.template_dirs)
+    orders = leave_out_orders(recipe, catalogue.template_dirs)
+    for index, ((part, declared), order) in enumerate(zip(headers, orders, strict=True)):
+        for variable in declared:
+            if variable.name not in recipe.overrides:
+                found += _variable_knob(index, part, variable)
+        if order is not None:
+            found.append(Knob(index, LEAVE_OUT, (False, True), 1, order))
+    return tuple(found)
+
+
+def _variable_knob(index: int, part: Part, variable: Variable) -> list[Knob]:
+    flex = part.flex.get(variable.name)
+    current = part.variables.get(variable.name, variable.default)
+    if flex is not None and all(type(value) is int for value in flex):
+        low, high = flex  # a range: two whole numbers
+        values: tuple[object, ...] = tuple(range(int(low), int(high) + 1))
+    elif flex is not None:
+        values = tuple(flex)
+    elif variable.span is not None:
+        values = tuple(range(variable.span[0], variable.span[1] + 1))
+    else:
+        values = variable.choices
+    if not values:
+        return []
+    if type(current) is int and values and type(values[0]) is int and current not in values:
+        values = tuple(sorted({*values, current}))  # type: ignore[type-var]  # all whole numbers
+    if current not in values:
+        return []  # a value of the listener's own outside what may change: it stays
+    return [Knob(index, variable.name, values, values.index(current))]
+
+
+def _recipe_in(recipe: Recipe, shape: Shape) -> Recipe:
+    """The recipe with the shape's values in its parts, and the parts it leaves out gone."""
+    parts = []
+    for index, part in enumerate(recipe.parts):
+        knobs = [knob for knob in shape.chosen if knob.part == index]
+        if any(knob.name == LEAVE_OUT and not shape.value(knob) for knob in knobs):
+            continue
+        values = {knob.name: shape.value(knob) for knob in knobs if knob.name != LEAVE_OUT}
+        parts.append(replace(part, variables={**part.variables, **values}))
+    return replace(recipe, parts=tuple(parts))
+
+
+def _said(recipe: Recipe, change: tuple[Knob, object, object]) -> str:
+    knob, before, after = change
+    part = recipe.parts[knob.part]
+    name = str(part.variables.get("pose", Path(part.template).stem))
+    if knob.name == LEAVE_OUT:
+        return f"{name}: left out (it gives way {_ordinal(knob.order)})"
+    return f"{name}: {knob.name} {before} -> {after}"
+
+
+def _ordinal(order: int) -> str:
+    return {1: "first", 2: "second", 3: "third"}.get(order, f"{order}th")
+
+
+class _ShapeLengths:
+    """The session's estimated lengths in any shape, from its parts' lengths, each estimated
+    once per set of values: the search tries many shapes, each part in few."""
+
+    def __init__(self, prepared: Prepared, catalogue: Catalogue, knobs: Sequence[Knob]) -> None:
+        self.prepared = prepared
+        self.catalogue = catalogue
+        self.knobs = knobs
+        self.clips = _BellLengths(catalogue, prepared.settings.bell)
+        self.parts: dict[tuple[int, str], tuple[Fraction, Fraction, Fraction]] = {}
+        whole = estimated_lengths(prepared, catalogue)
+        alone = self._parts(start(knobs))
+        self.overhead = tuple(w - a for w, a in zip(whole, alone, strict=True))
+
+    def of(self, shape: Shape) -> tuple[Fraction, Fraction, Fraction]:
+        alone = self._parts(shape)
+        low, usual, high = (a + o for a, o in zip(alone, self.overhead, strict=True))
+        return low, usual, high
+
+    def _parts(self, shape: Shape) -> tuple[Fraction, Fraction, Fraction]:
+        recipe = _recipe_in(self.prepared.recipe, _with_all_parts(shape))
+        kept = {k.part for k in shape.chosen if k.name == LEAVE_OUT and not shape.value(k)}
+        total = [Fraction(0)] * 3
+        for index, part in enumerate(recipe.parts):
+            if index not in kept:
+                for at, length in enumerate(self._part(index, part)):
+                    total[at] += length
+        return total[0], total[1], total[2]
+
+    def _part(self, index: int, part: Part) -> tuple[Fraction, Fraction, Fraction]:
+        key = (index, repr(sorted(part.variables.items())))
+        if key not in self.parts:
+            self.parts[key] = self._measured(part)
+        return self.parts[key]
+
+    def _measured(self, part: Part) -> tuple[Fraction, Fraction, Fraction]:
+        recipe = replace(self.prepared.recipe, parts=(part,))
+        script = render_script(recipe, self.catalogue.template_dirs)
+        cues = scaled_holds(parse_cues(script.lines), recipe.settings.hold_scale)
+        settings = recipe.settings
+        framing = LEAD_IN + TAIL + settings.warmup  # every timeline's own, not the part's
+
+        def length(stretch: Fraction) -> Fraction:
+            timeline = build_timeline("", cues, settings, self.clips, SAMPLE_RATE, stretch)
+            return seconds(timeline) - framing
+
+        return length(Fraction(-1)), length(Fraction(0)), length(Fraction(1))
+
+
+def _with_all_parts(shape: Shape) -> Shape:
+    """The shape with every part kept: the part lengths are summed over those kept."""
+    return Shape({k: (1 if k.name == LEAVE_OUT else v) for k, v in shape.chosen.items()})
+
+
+class _BellLengths(EstimatedClips):
+    """Estimated clips whose bells are decoded when first rung: a variant may ring one the
+    session at its own shape does not."""
+
+    def __init__(self, catalogue: Catalogue, default: str) -> None:
+        super().__init__({})
+        self.catalogue = catalogue
+        self.default = default
+
+    def bell(self, name: str) -> ClipRef:
+        if name not in self.bells:
+            found = bells_used((Bell(name, Source("", 0)),), self.default, self.catalogue)
+            self.bells = {**self.bells, **found}
+        return super().bell(name)
+
+
 def render(
     prepared: Prepared,
     catalogue: Catalogue,
@@ -209,6 +425,9 @@ def render(
     inputs = session_inputs(prepared.recipe, prepared.templates, prepared.cues, catalogue)
     check_output(output, inputs)  # a folder, a file in the way, or an input: before any work
     ffmpeg_path()  # fail before minutes of work if the encoder is missing
+    if target is not None:  # reshaped first, and refused from the estimate before any speech
+        prepared = reshape(prepared, catalogue, target).prepared
+        refuse_unreachable(prepared, catalogue, target)
     settings = prepared.settings
     clips = RenderClips(
         bells_used(prepared.cues, settings.bell, catalogue, settings.bell_level),

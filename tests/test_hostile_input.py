@@ -293,7 +293,7 @@ OPTION_CASES = [
     case("option-set-without-key", (*RENDER_SCRIPT, "--set", "=8s"), None,
          "--set '=8s' is not KEY=VALUE", "Write it like --set breath=8s", script("Hello.\n")),
     case("option-skip-unknown-pose", (*RENDER_SCRIPT, "--skip", "lizard"), None,
-         "--skip lizard: s has no pose", "Its poses: none", script("Hello.\n")),
+         "--skip lizard: s has no part of that name", "Its parts: s", script("Hello.\n")),
     case("option-timer-shorter-than-10-seconds", ("timer", "--minutes", "0.1", "-o", OUT), None,
          "--minutes 0.1: a timer lasts at least 10 seconds from its opening bell's strike",
          "Give --minutes 0.17 or more"),

@@ -29,7 +29,7 @@ from generator.recipes.catalogue import LEXICON, SCRIPT_SUFFIXES, Catalogue
 from generator.recipes.config import load_config
 from generator.recipes.program import is_program, load_program
 from generator.recipes.recipe import Recipe, load_recipe
-from generator.session import estimate, prepare, target_seconds
+from generator.session import estimate, prepare, reshape, target_seconds
 from generator.sound.sources import bells_used
 from generator.speech.lexicon import load_lexicons
 from generator.speech.voices import ENGINES
@@ -161,7 +161,10 @@ def _check_program(path: Path, catalogue: Catalogue) -> Iterator[StillpointError
             prepared = prepare(
                 day.session, catalogue, day.overrides, day.skip, defaults, strict_skip=False
             )
-            estimate(prepared, catalogue, target_seconds(day.minutes))  # as render fits it
+            target = target_seconds(day.minutes)
+            if target is not None:  # as render reshapes and fits it
+                prepared = reshape(prepared, catalogue, target).prepared
+            estimate(prepared, catalogue, target)
         except StillpointError as problem:
             yield _told_at_day(problem, day.source)
 

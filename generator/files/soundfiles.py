@@ -7,6 +7,7 @@ comes back mono, at the session's rate. Each role reads at most the seconds it c
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,21 @@ def read_sound(
 ) -> Samples:
     """The file's first ``seconds`` (at most ``role.max_seconds``) as mono float samples at
     ``rate``. A folder, device, pipe or socket is refused before it is opened."""
+    if role == BELL and seconds is None:  # small, and read again by every estimate: kept
+        size = regular_file(path, SoundFileError, f"Give a sound file as the {role.name}.")
+        return _bell(path.resolve(), path.stat().st_mtime_ns, size, rate, str(path))
+    return _decoded(path, role, rate, seconds)
+
+
+@functools.lru_cache(maxsize=32)
+def _bell(real: Path, mtime: int, size: int, rate: int, given: str) -> Samples:
+    """A bell's samples, decoded once per process while its file is unchanged (its mtime and
+    size in the key): `list` estimates every session, each ringing the same two bells."""
+    del mtime, size  # in the key only
+    return _decoded(Path(given), BELL, rate, None)
+
+
+def _decoded(path: Path, role: Role, rate: int, seconds: float | None) -> Samples:
     shown = display_path(path)
     if not path.exists():
         raise SoundFileError(

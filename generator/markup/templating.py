@@ -34,7 +34,7 @@ from generator.files.userfiles import (
 from generator.markup import sandbox
 from generator.markup.cues import scaled_breaths
 from generator.markup.sandbox import ScriptSandbox
-from generator.markup.variables import Variable, defaults, read_declarations
+from generator.markup.variables import Variable, defaults, leave_out_order, read_declarations
 from generator.markup.wording import spoken_length
 from generator.recipes.recipe import Part, Recipe
 
@@ -127,13 +127,34 @@ def part_declarations(
 
 def declarations(env: jinja2.Environment, part: Part) -> tuple[Variable, ...]:
     """The variables a part's template declares in its header."""
+    source, where = _header_source(env, part)
+    return read_declarations(source, where)
+
+
+def leave_out_orders(recipe: Recipe, template_dirs: Sequence[Path]) -> tuple[int | None, ...]:
+    """Each part's order to be left out in to meet a length (``leave out: N`` in its template's
+    header, or the part's own ``leave_out``); None: never left out."""
+    env = _confined(_environment((recipe.folder, *template_dirs), recipe), recipe, template_dirs)
+    orders: list[int | None] = []
+    for part in recipe.parts:
+        if part.leave_out is False:
+            orders.append(None)
+        elif isinstance(part.leave_out, int) and part.leave_out is not True:
+            orders.append(part.leave_out)
+        else:
+            orders.append(leave_out_order(*_header_source(env, part)))
+    return tuple(orders)
+
+
+def _header_source(env: jinja2.Environment, part: Part) -> tuple[str, str]:
+    """The text of a part's template, and its name as the user reads it."""
     try:
         source, filename, _ = env.loader.get_source(env, part.template)  # type: ignore[union-attr]
     except jinja2.TemplateNotFound:
         raise _not_found(part.template, part) from None
     except OutsideFolders as error:
         raise TemplateError(error.what, where=part.source, fix=error.fix) from None
-    return read_declarations(source, display_path(Path(filename or part.template)))
+    return source, display_path(Path(filename or part.template))
 
 
 class OutsideFolders(TemplateError):

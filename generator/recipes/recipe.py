@@ -7,7 +7,7 @@ final recipe.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -19,18 +19,25 @@ from generator.files.userfiles import KeyLocator, display_path, parse_toml, read
 from generator.recipes.settings import Settings, build_settings, reject_unknown
 
 RECIPE_KEYS = ("title", "description", "settings", "part")
+PART_KEYS = ("template", "leave_out", "flex")  # a part's own keys: every other is a variable
 
 
 @dataclass(frozen=True)
 class Part:
-    """One template to render and the variables it sees."""
+    """One template to render and the variables it sees, and what a length asked for may change
+    of it over what its template declares (``leave_out``, ``flex``; see markup/variables.py)."""
 
     template: str
     variables: Mapping[str, object]
     source: Source
+    leave_out: int | bool | None = (
+        None  # an order to be left out in; False: never; None: as declared
+    )
+    flex: Mapping[str, tuple[int, int] | tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variables", MappingProxyType(dict(self.variables)))
+        object.__setattr__(self, "flex", MappingProxyType(dict(self.flex)))
 
 
 @dataclass(frozen=True)
@@ -116,31 +123,76 @@ def _build_part(index: int, raw: object, locate: KeyLocator) -> Part:
             where=source,
             fix='Add template = "NAME.j2" (see scripts/templates for the built-in ones).',
         )
-    variables = {key: value for key, value in raw.items() if key != "template"}
-    return Part(template=template, variables=variables, source=source)
+    variables = {key: value for key, value in raw.items() if key not in PART_KEYS}
+    leave_out = raw.get("leave_out")
+    if leave_out is not None and not (
+        leave_out is False or (type(leave_out) is int and leave_out >= 1)
+    ):
+        raise RecipeError(
+            f"leave_out = {leave_out!r} is not an order",
+            where=locate.in_table(source, "leave_out"),
+            fix="Write leave_out = 1 (left out first to meet a length), or false (never).",
+        )
+    flex = _flex(raw.get("flex", {}), locate.in_table(source, "flex"))
+    return Part(template, variables, source, leave_out, flex)
 
 
-def without_poses(recipe: Recipe, skip: Sequence[str], strict: bool = True) -> Recipe:
-    """The recipe without the parts that guide a skipped pose (parts with that ``pose``).
+def _flex(raw: object, where: Source | str) -> dict[str, tuple[int, int] | tuple[str, ...]]:
+    """A part's ``flex = { hold_breaths = [6, 20], arrival_length = ["short", "full"] }``: the
+    range of whole numbers, or the variants shortest first, a length may choose from."""
+    fix = (
+        'Write flex = { hold_breaths = [6, 20] } or flex = { arrival_length = ["short", "full"] }.'
+    )
+    if not isinstance(raw, dict):
+        raise RecipeError("flex must be a table", where=where, fix=fix)
+    found: dict[str, tuple[int, int] | tuple[str, ...]] = {}
+    for name, span in raw.items():
+        if isinstance(span, list) and len(span) == 2 and all(type(n) is int for n in span):
+            if not 0 <= span[0] <= span[1]:
+                raise RecipeError(f"flex {name} = {span}: low above high", where=where, fix=fix)
+            found[name] = (span[0], span[1])
+        elif isinstance(span, list) and len(span) >= 2 and all(isinstance(s, str) for s in span):
+            found[name] = tuple(span)
+        else:
+            raise RecipeError(
+                f"flex {name} = {span!r} is not a range or variants", where=where, fix=fix
+            )
+    return found
 
-    A pose the recipe does not have is an error when ``strict`` (a typo on the command line).
+
+def without_parts(
+    recipe: Recipe,
+    skip: Sequence[str],
+    names: Callable[[], Sequence[Sequence[str]]],
+    strict: bool = True,
+) -> Recipe:
+    """The recipe without the parts ``skip`` names: by a pose they guide, their template's name
+    or a chapter they hold (``names``: each part's, asked for only when something is skipped).
+
+    A name no part answers to is an error when ``strict`` (a typo on the command line); a skip
+    that leaves only the arrival and the closing, or nothing, is one too.
     """
     if not skip:
         return recipe
-    poses = [str(part.variables["pose"]) for part in recipe.parts if "pose" in part.variables]
+    called = [{name.casefold() for name in part_names} for part_names in names()]
+    every = [name for part_names in names() for name in part_names]
+    known = list({name.casefold(): name for name in reversed(every)}.values())[::-1]
     for name in skip:
-        if strict and name not in poses:
+        if strict and not any(name.casefold() in part for part in called):
             raise SettingsError(
-                f"--skip {name}: {recipe.name} has no pose of that name",
-                fix=f"{closest(name, poses)} Its poses: {_listed(poses)}.".strip(),
+                f"--skip {name}: {recipe.name} has no part of that name",
+                fix=f"{closest(name, known)} Its parts: {_listed(known)}.".strip(),
             )
-    parts = tuple(part for part in recipe.parts if part.variables.get("pose") not in skip)
-    if not parts:
+    asked = {name.casefold() for name in skip}
+    kept = tuple(p for p, part in zip(recipe.parts, called, strict=True) if not part & asked)
+    framing = {"arrival", "closing"}
+    if not any(Path(part.template).stem not in framing for part in kept):
         raise SettingsError(
-            f"--skip {', '.join(skip)} leaves nothing of {recipe.name}",
-            fix="Choose another session, or skip fewer poses.",
+            f"--skip {', '.join(skip)} leaves nothing of {recipe.name} but its "
+            + ("arrival and closing" if kept else "title"),
+            fix="Choose another session, or skip fewer parts.",
         )
-    return replace(recipe, parts=parts)
+    return replace(recipe, parts=kept)
 
 
 def _listed(names: Sequence[str]) -> str:

@@ -13,6 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from generator.base.durations import parse_seconds
+from generator.base.text import CONTROL_CHARS
 from generator.errors import SettingsError, Source, StillpointError, closest
 
 RATE_RANGE = (60, 240)  # words a minute as heard: both engines speak these clearly
@@ -40,6 +41,7 @@ SYNONYMS = {
     "pause": "sentence_pause", "pauses": "sentence_pause",
 }  # fmt: skip
 MAX_LISTENER = 40  # characters: a name, not a speech
+MAX_TITLE = 120  # characters: a title, as players show one
 
 Locate = Callable[[str], Source | str]  # finds where a key was written, for error messages
 
@@ -122,6 +124,7 @@ class Settings:
     bell_level: Fraction = Fraction(LEVEL_DEFAULTS["bell_level"])  # dB against the voice
     ambience_level: Fraction = Fraction(LEVEL_DEFAULTS["ambience_level"])
     music_level: Fraction = Fraction(LEVEL_DEFAULTS["music_level"])
+    title: str = ""  # a personal copy's own title, in its tags, sidecars and the library page
 
     def __post_init__(self) -> None:
         for name in DURATION_SETTINGS:
@@ -144,6 +147,10 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{name} must be a non-empty name, not {value!r}")
+        if not isinstance(self.title, str) or len(self.title) > MAX_TITLE:
+            raise ValueError(f"title must be text of at most {MAX_TITLE} characters")
+        if CONTROL_CHARS.search(self.title):
+            raise ValueError("title holds a control character")
         if not isinstance(self.cover, str):
             raise ValueError(f"cover must be the path of a PNG or JPEG file, not {self.cover!r}")
         if not isinstance(self.level, str) or self.level not in LEVELS:

@@ -8,6 +8,7 @@ music files as loops (``music_used``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -75,10 +76,22 @@ def bells_used(
                 fix=f"Sounds: {', '.join(available) or 'none'} (files in sounds/), or none.",
             )
         try:
-            bells[name] = bell_at(read_sound(available[name], BELL), level)
+            bells[name] = _levelled_bell(available[name], level)
         except SoundFileError as error:
             raise MarkupError(error.what, where=source, fix=error.fix) from None
     return bells
+
+
+def _levelled_bell(path: Path, level: Fraction) -> Samples:
+    """A bell at its level, levelled once per process for a file, its mtime and the level."""
+    status = path.stat()
+    return _levelled(path.resolve(), status.st_mtime_ns, status.st_size, level, str(path))
+
+
+@functools.lru_cache(maxsize=32)
+def _levelled(real: Path, mtime: int, size: int, level: Fraction, given: str) -> Samples:
+    del real, mtime, size  # in the key only
+    return bell_at(read_sound(Path(given), BELL), level)
 
 
 def check_bell_setting(name: str, catalogue: Catalogue, where: Source | str | None) -> None:

@@ -78,17 +78,27 @@ def fit(timeline_at: TimelineAt, target: Fraction) -> Timeline:
 def _check_reachable(target: Fraction, shortest: Fraction, longest: Fraction, title: str) -> None:
     if shortest - TOLERANCE <= target <= longest + TOLERANCE:
         return
+    raise unreachable(title, target, shortest, longest)
+
+
+def unreachable(title: str, target: Fraction, shortest: Fraction, longest: Fraction) -> LengthError:
+    """The error for a length out of reach: the range, and what the listener can do about it."""
     asked, low, high = (format_clock(float(value)) for value in (target, shortest, longest))
     if longest - shortest < 1:
-        raise LengthError(
+        return LengthError(
             f"{title} cannot last {asked}: it has a fixed length of {low}",
             fix="Leave out --minutes, or give its pauses room to stretch: [pause 1m (30s..5m)].",
         )
     reach = min(longest, Fraction(MAX_SECONDS))  # what --minutes may ask for
-    raise LengthError(
+    wider = (
+        "--skip a part or --level gentle makes it shorter"
+        if target < shortest
+        else "--level deep makes it longer"
+    )
+    return LengthError(
         f"{title} cannot last {asked}: it can last from {low} to {high}",
-        fix=f"Choose --minutes from {_minutes(shortest, up=True)} to {_minutes(reach, up=False)}, "
-        "or widen its stretchable pauses: [pause 1m (30s..10m)].",
+        fix=f"Choose --minutes from {_minutes(shortest, up=True)} to {_minutes(reach, up=False)}; "
+        f"{wider}.",
     )
 
 
