@@ -9,6 +9,7 @@ We run as root, which may write anywhere, so an unwritable cache is a path under
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -18,14 +19,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner, Result
 
-from generator.base.samples import SAMPLE_RATE, Samples, frozen
+from generator.base.samples import SAMPLE_RATE, Samples, from_pcm16, frozen, to_pcm16
 from generator.cli import app
 from generator.errors import SynthesisError
 from generator.sound import sources
 from generator.sound.mastering import Plan, PlanCache
 from generator.sound.sources import RenderClips
+from generator.speech import cache as cache_module
 from generator.speech import synthesis
-from generator.speech.cache import ClipCache, SpeechRequest
+from generator.speech.cache import Clip, ClipCache, SpeechRequest
+from generator.speech.delivery import PhraseMark
 from generator.speech.synthesis import Unstored, cache_unwritable, synthesize_all
 from tests.conftest import decode, write
 
@@ -132,7 +135,7 @@ def fixed_engine(monkeypatch: pytest.MonkeyPatch) -> None:
 REQUEST = SpeechRequest("fixed", "fixed:one", 150, "Rest here.")
 
 
-def cached_clip(tmp_path: Path) -> Samples:
+def cached_clip(tmp_path: Path) -> Clip:
     """The clip as a working cache gives it back to the render."""
     assert synthesis._clip_in_worker(REQUEST, tmp_path / "good") == ""  # stored: nothing sent
     clip = ClipCache(tmp_path / "good").load(REQUEST)
@@ -148,8 +151,11 @@ def test_a_worker_sends_back_the_clip_it_cannot_store(tmp_path: Path) -> None:
     assert outcome.reason == "Not a directory"
     assert not cache.exists()
     clip = synthesis._made_clip(REQUEST, ClipCache(cache), {REQUEST: outcome})
-    assert np.array_equal(clip, cached_clip(tmp_path))  # bit for bit the cached clip
-    assert not clip.flags.writeable
+    cached = cached_clip(tmp_path)
+    assert np.array_equal(clip.samples, cached.samples)  # bit for bit the cached clip
+    assert clip.phrases == cached.phrases  # and its phrases where the cache has them
+    assert [mark.text for mark in clip.phrases] == ["Rest here."]
+    assert not clip.samples.flags.writeable
 
 
 @pytest.mark.usefixtures("fixed_engine")
@@ -159,7 +165,7 @@ def test_any_store_error_sends_the_clip_back_with_its_reason(
 ) -> None:
     expected = cached_clip(tmp_path)
 
-    def refused(self: ClipCache, request: SpeechRequest, samples: Samples) -> None:
+    def refused(self: ClipCache, request: SpeechRequest, clip: Clip) -> None:
         raise OSError(code, os.strerror(code), str(self.path(request)))
 
     monkeypatch.setattr(ClipCache, "store", refused)
@@ -167,7 +173,8 @@ def test_any_store_error_sends_the_clip_back_with_its_reason(
     assert isinstance(outcome, Unstored)
     assert outcome.reason == os.strerror(code)
     clip = synthesis._made_clip(REQUEST, ClipCache(tmp_path), {REQUEST: outcome})
-    assert np.array_equal(clip, expected)
+    assert np.array_equal(clip.samples, expected.samples)
+    assert clip.phrases == expected.phrases
 
 
 @pytest.mark.usefixtures("fixed_engine")
@@ -195,9 +202,9 @@ def test_render_clips_tell_a_cache_warning_once_a_render(monkeypatch: pytest.Mon
         cache: ClipCache,
         on_clip: Callable[[int], None],
         on_warning: Callable[[str], None],
-    ) -> dict[SpeechRequest, Samples]:
+    ) -> dict[SpeechRequest, Clip]:
         on_warning(cache_unwritable(cache.root, "Read-only file system"))
-        return {request: frozen(np.full(100, 0.1)) for request in requests}
+        return {request: Clip(frozen(np.full(100, 0.1)), ()) for request in requests}
 
     monkeypatch.setattr(sources, "synthesize_all", made)
     clips = RenderClips({}, {}, 1.0, ClipCache(Path("/nowhere")), lambda made, total: None)
@@ -219,7 +226,8 @@ def test_synthesize_all_gives_the_clips_and_one_warning_when_the_cache_refuses(
     clips = synthesize_all(texts, ClipCache(cache), on_clip=made.append, on_warning=warnings.append)
     assert warnings == [warning(cache)]
     assert sum(made) == len(texts)
-    assert all(np.array_equal(clips[request], good[request]) for request in texts)
+    assert all(np.array_equal(clips[request].samples, good[request].samples) for request in texts)
+    assert all(clips[request].phrases == good[request].phrases for request in texts)
 
 
 # The mastering plans' cache already lets a write fail; a file in its way must not crash it either.
@@ -239,3 +247,65 @@ def test_the_plan_cache_in_the_way_of_a_file_only_costs_time(layout: str, tmp_pa
     assert plans.load("0" * 64) is None
     plans.save("0" * 64, plan)  # nothing written, nothing raised
     assert plans.load("0" * 64) is None
+
+
+# The entry keeps where each phrase is heard, under the digest with the samples.
+
+MARKED = Clip(
+    frozen(np.linspace(-0.5, 0.5, 4410)),
+    (PhraseMark(0, 1000, "Rest here,"), PhraseMark(2000, 4410, "and soften \u2014 slowly.")),
+)
+
+
+def test_a_cache_entry_keeps_the_phrase_marks(tmp_path: Path) -> None:
+    cache = ClipCache(tmp_path)
+    cache.store(REQUEST, MARKED)
+    loaded = cache.load(REQUEST)
+    assert loaded is not None
+    assert loaded.phrases == MARKED.phrases
+    assert np.array_equal(loaded.samples, from_pcm16(to_pcm16(MARKED.samples)))
+
+
+def test_a_changed_byte_in_the_phrase_marks_makes_the_clip_again(tmp_path: Path) -> None:
+    cache = ClipCache(tmp_path)
+    cache.store(REQUEST, MARKED)
+    entry = bytearray(cache.path(REQUEST).read_bytes())
+    marks_at = entry.index(b"[[0, 1000")
+    entry[marks_at + 5] ^= 0x01  # 1000 becomes 1001: a different time, the digest no longer holds
+    cache.path(REQUEST).write_bytes(bytes(entry))
+    assert cache.load(REQUEST) is None
+
+
+@pytest.mark.parametrize(
+    "marks",
+    [
+        b'[[0, 5000, "past the end"]]',
+        b'[[2000, 1000, "backwards"]]',
+        b'[[0, 10, "a"], [5, 20, "overlapping"]]',
+        b'[[0, true, "a bool"]]',
+        b'{"not": "a list"}',
+        b"not json",
+        b"\xff\xfe",
+    ],
+)
+def test_marks_that_cannot_be_the_clips_are_refused_even_under_a_matching_digest(
+    marks: bytes, tmp_path: Path
+) -> None:
+    pcm = to_pcm16(MARKED.samples)
+    header = cache_module.CLIP_HEADER.pack(
+        cache_module.CLIP_MAGIC, SAMPLE_RATE, MARKED.samples.size, len(marks)
+    )
+    digest = hashlib.blake2b(header + marks + pcm, digest_size=cache_module.CLIP_DIGEST).digest()
+    cache = ClipCache(tmp_path)
+    cache.path(REQUEST).parent.mkdir(parents=True)
+    cache.path(REQUEST).write_bytes(header + digest + marks + pcm)
+    assert cache.load(REQUEST) is None
+    good = b'[[0, 10, "a"]]'
+    header = cache_module.CLIP_HEADER.pack(
+        cache_module.CLIP_MAGIC, SAMPLE_RATE, MARKED.samples.size, len(good)
+    )
+    digest = hashlib.blake2b(header + good + pcm, digest_size=cache_module.CLIP_DIGEST).digest()
+    cache.path(REQUEST).write_bytes(header + digest + good + pcm)
+    loaded = cache.load(REQUEST)  # the same layout with sound marks reads
+    assert loaded is not None
+    assert loaded.phrases == (PhraseMark(0, 10, "a"),)

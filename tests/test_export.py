@@ -9,6 +9,7 @@ from generator.base.samples import frozen
 from generator.errors import EncodeError, OutputError, Source
 from generator.files.atomic import staged
 from generator.files.ffmpeg import encode_mp3
+from generator.speech.delivery import PhraseMark
 from generator.timeline.events import ChapterMark, Event, Timeline
 from generator.writing.sidecar import timeline_document
 from generator.writing.transcripts import lrc, prompt_sheet, webvtt
@@ -57,6 +58,18 @@ def test_timeline_json_follows_the_contract() -> None:
         {"kind": "bell", "start": 4.0, "end": 9.0, "sound": "bowl", "source": "s.j2:4"},
     ]
     assert document["chapters"] == [{"title": "Start", "start": 1.0, "end": 10.0}]
+
+
+def test_a_speech_event_lists_where_its_phrases_are_heard() -> None:
+    said = Event(
+        "speech", 1000, 4000, HERE, text="Rest. Then go.",
+        phrases=(PhraseMark(1000, 1500, "Rest."), PhraseMark(2500, 4000, "Then go.")),
+    )  # fmt: skip
+    document = json.loads(timeline_document(Timeline("T", 1000, 5000, (said,), ())))
+    assert document["events"][0]["phrases"] == [
+        {"start": 1.0, "end": 1.5, "text": "Rest."},
+        {"start": 2.5, "end": 4.0, "text": "Then go."},
+    ]
 
 
 def test_webvtt_times_each_utterance_and_escapes_text() -> None:
@@ -125,7 +138,7 @@ def test_an_unwritable_folder_is_one_clear_error(tmp_path: Path) -> None:
         folder.chmod(0o700)
 
 
-def test_lrc_gives_each_utterance_its_start_in_centiseconds() -> None:
+def test_lrc_gives_each_caption_its_start_in_centiseconds_and_clears_after_speech() -> None:
     long = Timeline(
         "Long",
         1000,
@@ -138,8 +151,9 @@ def test_lrc_gives_each_utterance_its_start_in_centiseconds() -> None:
         "[ar:Stillpoint]",
         "[length:66:40]",
         "[62:05.45](Late) line",
+        "[62:06.00]",  # the words end: the screen clears
     ]
-    assert lrc(TIMELINE).splitlines()[3] == "[00:01.00]Breathe <in> & out"
+    assert lrc(TIMELINE).splitlines()[3:] == ["[00:01.00]Breathe <in> & out", "[00:02.50]"]
 
 
 def test_the_prompt_sheet_lists_each_question_once_with_room_to_write() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import webvtt
 from typer.testing import CliRunner
 
 from generator.base.samples import SAMPLE_RATE, active_rms
@@ -136,19 +137,28 @@ def test_chapters_in_the_mp3_are_the_timelines_and_the_transcripts_agree(tmp_pat
         assert tagged.start_ms == round(planned["start"] * 1000)
         assert tagged.end_ms == round(planned["end"] * 1000)
     speech = [e for e in timeline["events"] if e["kind"] == "speech"]
-    vtt = mp3.with_suffix(".vtt").read_text(encoding="utf-8")
-    cues = re.findall(r"(\d\d):(\d\d):(\d\d)\.(\d{3}) --> [\d:.]+\n(.+)", vtt)
-    assert [text for *_, text in cues] == [e["text"] for e in speech]
-    for (h, m, s, ms, _), event in zip(cues, speech, strict=True):
-        assert int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000 == pytest.approx(
-            event["start"], abs=0.001
+    captions = webvtt.read(str(mp3.with_suffix(".vtt"))).captions
+    vtt = [(c.start_time.in_milliseconds() / 1000, c.text) for c in captions]
+    lrc = [
+        (int(m) * 60 + int(s) + int(cs) / 100, text)
+        for m, s, cs, text in re.findall(
+            r"^\[(\d+):(\d\d)\.(\d\d)\](.+)$",
+            mp3.with_suffix(".lrc").read_text(encoding="utf-8"),
+            re.M,
         )
-    lrc = re.findall(
-        r"^\[(\d+):(\d\d)\.(\d\d)\](.+)$", mp3.with_suffix(".lrc").read_text(encoding="utf-8"), re.M
-    )
-    assert [text for *_, text in lrc] == [e["text"] for e in speech]
-    for (m, s, cs, _), event in zip(lrc, speech, strict=True):
-        assert int(m) * 60 + int(s) + int(cs) / 100 == pytest.approx(event["start"], abs=0.01)
+    ]
+    for lines, tolerance in ((vtt, 0.001), (lrc, 0.01)):  # each utterance's captions, in order
+        said = [[text for at, text in lines if within(at, event, tolerance)] for event in speech]
+        assert [" ".join(texts).split() for texts in said] == [e["text"].split() for e in speech]
+        assert len(lines) == sum(map(len, said))  # and none outside them
+        for event in speech:
+            first = next(at for at, _ in lines if within(at, event, tolerance))
+            assert first == pytest.approx(event["start"], abs=tolerance)
+
+
+def within(at: float, event: dict[str, Any], tolerance: float) -> bool:
+    """A caption's start inside the utterance (its time rounded to ``tolerance``)."""
+    return bool(event["start"] - tolerance <= at < event["end"] - tolerance)
 
 
 def test_a_file_renders_again_from_the_recipe_inside_it(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """The speech stage with the real pyttsx3 / eSpeak NG engine."""
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ def test_clips_are_trimmed_to_speech_and_cached(tmp_path: Path, voice: str) -> N
     made: list[int] = []
     clips = synthesize_all(texts, cache, on_clip=made.append)
     assert sum(made) == 2
-    for clip in clips.values():
+    for clip in (made.samples for made in clips.values()):
         assert 0.6 * SAMPLE_RATE < clip.size < 3 * SAMPLE_RATE  # four words at 150 wpm
         start, end = audible_span(clip)
         assert start < 0.002 * SAMPLE_RATE  # speech is heard from the clip's first milliseconds
@@ -46,7 +47,8 @@ def test_clips_are_trimmed_to_speech_and_cached(tmp_path: Path, voice: str) -> N
     again: list[int] = []
     cached = synthesize_all(texts, cache, on_clip=again.append)
     assert again == []  # nothing synthesised the second time
-    assert all(np.array_equal(cached[r], clips[r]) for r in texts)
+    assert all(np.array_equal(cached[r].samples, clips[r].samples) for r in texts)
+    assert all(cached[r].phrases == clips[r].phrases for r in texts)
 
 
 def test_a_damaged_cache_entry_is_made_again(tmp_path: Path, voice: str) -> None:
@@ -57,14 +59,14 @@ def test_a_damaged_cache_entry_is_made_again(tmp_path: Path, voice: str) -> None
     made: list[int] = []
     clips = synthesize_all([wanted], cache, on_clip=made.append)
     assert made == [1]
-    assert clips[wanted].size > SAMPLE_RATE // 4
+    assert clips[wanted].samples.size > SAMPLE_RATE // 4
 
 
 def test_rate_changes_the_pace(tmp_path: Path, voice: str) -> None:
     text = "Slowly bring your attention down to the hips and the lower back."
     slow, fast = request(voice, text, 100), request(voice, text, 200)
     clips = synthesize_all([slow, fast], ClipCache(tmp_path))
-    assert clips[slow].size / clips[fast].size == pytest.approx(2.0, rel=0.25)
+    assert clips[slow].samples.size / clips[fast].samples.size == pytest.approx(2.0, rel=0.25)
 
 
 def test_a_rate_change_always_takes(tmp_path: Path, voice: str) -> None:
@@ -77,3 +79,23 @@ def test_a_rate_change_always_takes(tmp_path: Path, voice: str) -> None:
         lengths.setdefault(rate, []).append(samples.size / sample_rate)
     assert lengths[175][0] < lengths[120][0] * 0.8
     assert lengths[100][0] > lengths[120][0] * 1.1
+
+
+def test_a_clip_keeps_where_each_phrase_is_heard_at_the_session_rate(
+    tmp_path: Path, voice: str
+) -> None:
+    """eSpeak NG speaks at 22,050 Hz: the marks are scaled with the samples to 44,100, and each
+    pause between phrases is silent in the clip the cache gives back."""
+    wanted = request(voice, "Rest here. Let the hips soften, and breathe.", 120)
+    clip = synthesize_all([wanted], ClipCache(tmp_path))[wanted]
+    marks = clip.phrases
+    assert [mark.text for mark in marks] == ["Rest here.", "Let the hips soften,", "and breathe."]
+    assert marks[0].start == 0
+    assert marks[-1].end == pytest.approx(clip.samples.size, abs=2)
+    for mark, following in pairwise(marks):
+        # The resampling filter rings 16 taps at 22,050 Hz either side: 32 samples at 44,100.
+        pause = clip.samples[mark.end + 32 : following.start - 32]
+        assert pause.size > 0.15 * SAMPLE_RATE  # a comma's pause is 0.35 s, a sentence's 1 s
+        assert float(np.abs(pause).max()) < 0.003  # under -50 dB: our own silence
+        start, _ = audible_span(clip.samples[following.start :])
+        assert start < 0.002 * SAMPLE_RATE  # the phrase is heard from its mark

@@ -25,7 +25,7 @@ from generator.sound.ambience import BEDS, BedError, bed_loop, load_bed
 from generator.sound.balance import against_voice, bell_at, voice_gain
 from generator.sound.tones import breath_tone, tone_id
 from generator.speech.cache import ClipCache, SpeechRequest
-from generator.speech.delivery import word_count
+from generator.speech.delivery import PhraseMark, estimated_marks, word_count, written_marks
 from generator.speech.lexicon import Lexicon
 from generator.speech.synthesis import synthesize_all
 from generator.timeline.events import ClipRef, ambience_id, music_id
@@ -179,20 +179,31 @@ def bell_id(name: str) -> str:
 class EstimatedClips:
     """Clip lengths without audio: speech estimated from its words, bells and tones exact."""
 
-    def __init__(self, bells: Mapping[str, Samples]) -> None:
+    def __init__(
+        self, bells: Mapping[str, Samples], sentence_pause: Fraction = Fraction(1)
+    ) -> None:
         self.bells = bells
+        self.sentence_pause = sentence_pause  # where the phrases fall in an estimate
 
     def speech(self, text: str, voice: str, rate: int) -> ClipRef:
         """An utterance lasts its words x 60 / rate (delivery.py makes it so): exact but for an
-        utterance of one phrase, whose pace is the engine's own within its calibration."""
+        utterance of one phrase, whose pace is the engine's own within its calibration. Its
+        phrases fall where the pace puts them (``delivery.estimated_marks``)."""
         seconds = Fraction(word_count(text) * 60, rate)
-        return ClipRef(f"estimate:{voice}:{rate}:{text}", round(seconds * SAMPLE_RATE))
+        marks = _estimated_marks(text, rate, self.sentence_pause)
+        key, samples = f"estimate:{voice}:{rate}:{text}", round(seconds * SAMPLE_RATE)
+        return ClipRef(key, samples, phrases=marks)
 
     def bell(self, name: str) -> ClipRef:
         return ClipRef(bell_id(name), self.bells[name].size)
 
     def tone(self, kind: ToneKind, samples: int) -> ClipRef:
         return ClipRef(tone_id(kind, samples), samples)
+
+
+@functools.lru_cache(maxsize=4096)  # a length fitted places every utterance a dozen times or so
+def _estimated_marks(text: str, rate: int, sentence_pause: Fraction) -> tuple[PhraseMark, ...]:
+    return estimated_marks(text, rate, sentence_pause, SAMPLE_RATE)
 
 
 class RenderClips:
@@ -218,9 +229,10 @@ class RenderClips:
         self.volume = volume
         self.cache = cache
         self.on_clips = on_clips  # (made so far, to make): progress
-        self.estimated = EstimatedClips(bells)
+        self.estimated = EstimatedClips(bells, sentence_pause)
         self.audio: dict[str, Samples] = {bell_id(name): sound for name, sound in bells.items()}
         self.audio.update(beds or {})  # music and ambience loops, by their mix ids
+        self.phrases: dict[str, tuple[PhraseMark, ...]] = {}  # a speech clip's, by its key
         self.requests: dict[tuple[str, str, int], SpeechRequest] = {}  # what has a clip
         self.missing: dict[tuple[str, str, int], SpeechRequest] = {}  # what needs one
         self.made = 0
@@ -233,7 +245,8 @@ class RenderClips:
                 text, voice, rate, self.lexicons, self.sentence_pause
             )
             return self.estimated.speech(text, voice, rate)
-        return ClipRef(request.key, self.audio[request.key].size, request.text)
+        marks = written_marks(self.phrases[request.key], text)  # the clip's, in the words shown
+        return ClipRef(request.key, self.audio[request.key].size, request.text, marks)
 
     def bell(self, name: str) -> ClipRef:
         return ClipRef(bell_id(name), self.audio[bell_id(name)].size)
@@ -273,7 +286,8 @@ class RenderClips:
         )
         for said, request in missing.items():
             clip = clips[request]
-            self.audio[request.key] = clip
+            self.audio[request.key] = clip.samples
+            self.phrases[request.key] = clip.phrases
             self.requests[said] = request
         return True
 

@@ -2,7 +2,8 @@
 
 The cache is shared by every render on the machine, at once and after crashes: an entry is
 written whole under a temporary name and renamed into place, and carries a digest of its samples,
-checked on every read, so a torn or damaged entry is made again rather than played.
+checked on every read, so a torn or damaged entry is made again rather than played. With the
+samples it keeps where each phrase is heard (``delivery.PhraseMark``), under the same digest.
 """
 
 from __future__ import annotations
@@ -19,14 +20,26 @@ import platformdirs
 
 from generator.base.samples import SAMPLE_RATE, Samples, from_pcm16, to_pcm16
 from generator.files.atomic import write_atomically
+from generator.speech.delivery import PhraseMark
 
-CLIP_FORMAT = 4  # bump when the way clips are made changes, so old cache entries are not reused
+CLIP_FORMAT = 5  # bump when the way clips are made changes, so old cache entries are not reused
 
-# A cache entry: magic, sample rate, sample count, BLAKE2b digest of all before it and of the
-# samples; then the samples, 16-bit little-endian. A plain WAV cannot tell a flipped byte.
-CLIP_MAGIC = b"STPCLIP1"
-CLIP_HEADER = struct.Struct("<8sIQ")
+# A cache entry: magic, sample rate, sample count, the phrase marks' length in bytes; a BLAKE2b
+# digest of the header, the marks and the samples; then the marks, UTF-8 JSON
+# [[start, end, "phrase"], ...] (sample offsets in the clip); then the samples, 16-bit
+# little-endian. A plain WAV cannot tell a flipped byte, nor where a phrase begins.
+CLIP_MAGIC = b"STPCLIP2"
+CLIP_HEADER = struct.Struct("<8sIQI")
 CLIP_DIGEST = 32  # bytes
+
+
+@dataclass(frozen=True, eq=False)  # eq: numpy arrays do not compare to one truth value
+class Clip:
+    """A finished clip: its samples at SAMPLE_RATE (trimmed), and where each phrase is heard in
+    them, as the engine was given it."""
+
+    samples: Samples
+    phrases: tuple[PhraseMark, ...]
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,7 @@ class ClipCache:
     def path(self, request: SpeechRequest) -> Path:
         return self.root / "clips" / request.key[:2] / f"{request.key}.clip"
 
-    def load(self, request: SpeechRequest) -> Samples | None:
+    def load(self, request: SpeechRequest) -> Clip | None:
         """The clip, or None when it is absent, torn or damaged (then it is made again)."""
         try:
             data = self.path(request).read_bytes()
@@ -67,27 +80,58 @@ class ClipCache:
             return None
         return _decoded(data)
 
-    def store(self, request: SpeechRequest, samples: Samples) -> None:
+    def store(self, request: SpeechRequest, clip: Clip) -> None:
         """Write the clip whole or not at all: readers see the old entry or the new one."""
         destination = self.path(request)
         destination.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(destination, _encoded(samples, SAMPLE_RATE))
+        write_atomically(destination, _encoded(clip, SAMPLE_RATE))
 
 
-def _encoded(samples: Samples, rate: int) -> bytes:
-    header = CLIP_HEADER.pack(CLIP_MAGIC, rate, samples.size)
-    pcm = to_pcm16(samples)
-    return header + hashlib.blake2b(header + pcm, digest_size=CLIP_DIGEST).digest() + pcm
+def _encoded(clip: Clip, rate: int) -> bytes:
+    marks = json.dumps([[mark.start, mark.end, mark.text] for mark in clip.phrases])
+    text = marks.encode()
+    header = CLIP_HEADER.pack(CLIP_MAGIC, rate, clip.samples.size, len(text))
+    pcm = to_pcm16(clip.samples)
+    digest = hashlib.blake2b(header + text + pcm, digest_size=CLIP_DIGEST).digest()
+    return header + digest + text + pcm
 
 
-def _decoded(data: bytes) -> Samples | None:
-    start = CLIP_HEADER.size + CLIP_DIGEST
-    if len(data) < start:
+def _decoded(data: bytes) -> Clip | None:
+    marks_at = CLIP_HEADER.size + CLIP_DIGEST
+    if len(data) < marks_at:
         return None
-    magic, rate, count = CLIP_HEADER.unpack_from(data)
-    digest, pcm = data[CLIP_HEADER.size : start], data[start:]
+    magic, rate, count, marks_size = CLIP_HEADER.unpack_from(data)
+    pcm_at = marks_at + marks_size
+    digest, marks, pcm = data[CLIP_HEADER.size : marks_at], data[marks_at:pcm_at], data[pcm_at:]
     if magic != CLIP_MAGIC or rate != SAMPLE_RATE or count == 0 or len(pcm) != 2 * count:
         return None
-    if hashlib.blake2b(data[: CLIP_HEADER.size] + pcm, digest_size=CLIP_DIGEST).digest() != digest:
+    checked = data[: CLIP_HEADER.size] + marks + pcm
+    if hashlib.blake2b(checked, digest_size=CLIP_DIGEST).digest() != digest:
         return None
-    return from_pcm16(pcm)
+    phrases = _marks(marks, count)
+    return None if phrases is None else Clip(from_pcm16(pcm), phrases)
+
+
+def _marks(data: bytes, count: int) -> tuple[PhraseMark, ...] | None:
+    """The phrase marks of an entry, or None unless each is [start, end, text] inside the clip's
+    ``count`` samples, in order (a digest that matches was written by us: this is belt and
+    braces against a bug, not against an attacker, who could make the digest too)."""
+    try:
+        items = json.loads(data.decode())
+    except ValueError:  # not UTF-8 (UnicodeDecodeError is one), not JSON
+        return None
+    if not isinstance(items, list):
+        return None
+    marks: list[PhraseMark] = []
+    last = 0
+    for item in items:
+        if not (isinstance(item, list) and len(item) == 3):
+            return None
+        start, end, text = item
+        if not (type(start) is int and type(end) is int and isinstance(text, str)):  # no bools
+            return None
+        if not last <= start <= end <= count:
+            return None
+        marks.append(PhraseMark(start, end, text))
+        last = end
+    return tuple(marks)

@@ -12,6 +12,11 @@ length (``Pace.seconds_per_word``); what it really took is then measured, and th
 the difference (within PAUSE_GIVE), so the utterance lands on its length whatever the engine's
 own timing did. Only an utterance of one phrase has no pause to give, and relies on the
 engine's calibration (``voices.py``).
+
+Since the pauses are ours, where each phrase is heard in the clip is known exactly: ``deliver``
+returns a ``PhraseMark`` for each (its first and one-past-last sample), which the transcripts time
+their captions by. ``estimated_marks`` gives the same from the pace alone, for plans without
+audio; ``written_marks`` puts the words as written back on marks of a respelled text.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from itertools import accumulate
 from typing import Literal
 
 import numpy as np
@@ -54,6 +60,19 @@ _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")  # don't, don\u2019t: one wo
 class Phrase:
     text: str
     after: Break  # the pause that follows it
+
+
+@dataclass(frozen=True)
+class PhraseMark:
+    """Where one phrase is heard: sample offsets in its clip (or, on a timeline's event, in the
+    file), from its first audible sample to one past its last, and its words."""
+
+    start: int
+    end: int
+    text: str
+
+    def shifted(self, by: int) -> PhraseMark:
+        return replace(self, start=self.start + by, end=self.end + by)
 
 
 def phrases(text: str) -> tuple[Phrase, ...]:
@@ -169,9 +188,18 @@ def _divided(parts: tuple[Phrase, ...]) -> tuple[Phrase, ...] | None:
 Speak = Callable[[Sequence[str], float], tuple[list[Samples], int]]  # phrases, s/word
 
 
-def deliver(text: str, rate: int, sentence_pause: Fraction, speak: Speak) -> tuple[Samples, int]:
+@dataclass(frozen=True)
+class Delivered:
+    """An utterance as spoken: its samples, their rate, and where each phrase is in them."""
+
+    samples: Samples
+    sample_rate: int
+    phrases: tuple[PhraseMark, ...]  # as the engine was given them, at sample_rate
+
+
+def deliver(text: str, rate: int, sentence_pause: Fraction, speak: Speak) -> Delivered:
     """The utterance spoken phrase by phrase by ``speak`` and joined with its pauses, so that
-    it lasts its words x 60 / rate seconds.
+    it lasts its words x 60 / rate seconds, with the samples where each phrase is heard.
 
     The engine's speed for the words is its calibration's; a text whose words run faster or
     slower than the calibration's phrases (by 30 % for some sentences) misses by more than the
@@ -183,7 +211,8 @@ def deliver(text: str, rate: int, sentence_pause: Fraction, speak: Speak) -> tup
     divided = wanted.divided() if best.miss > MISS_LIMIT else None
     if divided is not None:  # a sentence the engine will not time: a breath in it gives room
         best = min((best, _read(divided, speak)), key=lambda reading: reading.miss)
-    return _joined(best.pieces, best.pauses, best.give, best.sample_rate), best.sample_rate
+    samples, marks = _joined(best.pieces, best.texts, best.pauses, best.give, best.sample_rate)
+    return Delivered(samples, best.sample_rate, marks)
 
 
 def _read(wanted: Pace, speak: Speak) -> _Reading:
@@ -210,6 +239,7 @@ class _Reading:
 
     seconds_per_word: float
     pieces: tuple[Samples, ...]  # trimmed
+    texts: tuple[str, ...]  # the phrase each piece says
     pauses: tuple[Fraction, ...]  # nominal, after each piece but the last
     sample_rate: int
     spoken: Fraction  # seconds of the words alone
@@ -224,7 +254,8 @@ class _Reading:
         spoken = Fraction(sum(piece.size for piece in trimmed), rate)
         give = _give(wanted.seconds - spoken, nominal)
         miss = abs(float((spoken + give * nominal) / wanted.seconds) - 1)
-        return cls(speed, trimmed, wanted.pauses, rate, spoken, give, miss)
+        texts = tuple(part.text for part in wanted.phrases)
+        return cls(speed, trimmed, texts, wanted.pauses, rate, spoken, give, miss)
 
 
 def _next_speed(readings: Sequence[_Reading], budget: Fraction) -> float:
@@ -252,13 +283,98 @@ def _give(room: Fraction, nominal: Fraction) -> Fraction:
 
 
 def _joined(
-    pieces: Sequence[Samples], pauses: Sequence[Fraction], give: Fraction, sample_rate: int
-) -> Samples:
-    """The phrases one after another, each pause between them ``give`` times its length."""
+    pieces: Sequence[Samples],
+    texts: Sequence[str],
+    pauses: Sequence[Fraction],
+    give: Fraction,
+    sample_rate: int,
+) -> tuple[Samples, tuple[PhraseMark, ...]]:
+    """The phrases one after another, each pause between them ``give`` times its length, and
+    where each phrase lies in the result."""
     silences = [round(pause * give * sample_rate) for pause in pauses]
     joined: list[Samples] = []
-    for piece, silence in zip(pieces, (*silences, 0), strict=True):
+    marks: list[PhraseMark] = []
+    at = 0
+    for piece, text, silence in zip(pieces, texts, (*silences, 0), strict=True):
         joined.append(piece)
+        marks.append(PhraseMark(at, at + piece.size, text))
+        at += piece.size + silence
         if silence:
             joined.append(np.zeros(silence, dtype=np.float32))
-    return frozen(np.concatenate(joined) if joined else np.zeros(0))
+    samples = frozen(np.concatenate(joined) if joined else np.zeros(0))
+    return samples, tuple(marks)
+
+
+def estimated_marks(
+    text: str, rate: int, sentence_pause: Fraction, sample_rate: int
+) -> tuple[PhraseMark, ...]:
+    """Where each phrase would be heard, from the pace alone (no audio): the words take their
+    share of the length (as ``_read`` asks the engine for), the pauses their nominal length (as
+    ``_give`` would stretch them when the words may not go faster). Offsets never pass the
+    utterance's length (words x 60 / rate), which is the estimated clip's."""
+    wanted = pace(text, rate, sentence_pause)
+    nominal = sum(wanted.pauses, Fraction(0))
+    budget = max(wanted.seconds - nominal, wanted.seconds / FASTEST)  # the words' share
+    give = _give(wanted.seconds - budget, nominal)
+    length = round(wanted.seconds * sample_rate)
+    words = max(wanted.words, 1)
+    marks: list[PhraseMark] = []
+    at = Fraction(0)
+    for part, pause in zip(wanted.phrases, (*wanted.pauses, Fraction(0)), strict=True):
+        start = min(round(at * sample_rate), length)
+        at += budget * word_count(part.text) / words
+        marks.append(PhraseMark(start, min(round(at * sample_rate), length), part.text))
+        at += pause * give
+    return written_marks(marks, text)
+
+
+def written_marks(marks: Sequence[PhraseMark], written: str) -> tuple[PhraseMark, ...]:
+    """The marks of a clip with the phrases as written, where the engine was given ``written``
+    respelled by a lexicon (or as it is: then only the dashes standing alone come back).
+
+    A respelling is word for word in practice: each mark takes as many written words as it
+    spoke, when that puts every phrase break where the spoken text had it. Else phrase i of
+    the spoken text is phrase i of the written one, when both have as many; else one mark
+    covers the whole utterance.
+    """
+    if not marks:
+        return ()
+    tokens = written.split()
+    by_words = _by_words(marks, tokens)
+    if by_words is not None:
+        return by_words
+    found = phrases(written)
+    if len(found) == len(marks):
+        return tuple(replace(mark, text=part.text) for mark, part in zip(marks, found, strict=True))
+    return (PhraseMark(marks[0].start, marks[-1].end, " ".join(tokens)),)
+
+
+def _by_words(marks: Sequence[PhraseMark], tokens: Sequence[str]) -> tuple[PhraseMark, ...] | None:
+    """Each mark with as many written words as it has spoken ones, a dash standing alone kept
+    with the words before it; None when the counts or the phrase breaks do not agree."""
+    words = [at for at, token in enumerate(tokens) if token not in DASHES]
+    counts = [len(mark.text.split()) for mark in marks]
+    if sum(counts) != len(words) or 0 in counts:
+        return None
+    found: list[PhraseMark] = []
+    first = 0
+    for mark, total in zip(marks, accumulate(counts), strict=True):
+        last = total - 1  # the mark's last word, counted over the marks
+        through = words[last] + 1
+        while through < len(tokens) and tokens[through] in DASHES:
+            through += 1
+        text = " ".join(tokens[first:through])
+        if _break(text) != _break(mark.text):
+            return None
+        found.append(replace(mark, text=text))
+        first = through
+    return tuple(found)
+
+
+def _break(text: str) -> str:
+    """What a phrase ends with: a sentence mark, a clause mark, or neither (dashes aside)."""
+    words = [word for word in text.split() if word not in DASHES]
+    end = words[-1].rstrip(CLOSERS) if words else ""
+    if end.endswith(SENTENCE_MARKS):
+        return "sentence"
+    return "clause" if end.endswith(CLAUSE_MARKS) else ""

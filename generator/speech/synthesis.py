@@ -3,7 +3,8 @@
 The engines live in ``voices.py``. eSpeak NG (under pyttsx3) is not thread-safe and hangs if
 forked after start-up, and piper's model is best loaded once per process, so clips are made in
 worker processes created with the ``spawn`` method; each worker starts an engine the first time
-a request needs it and keeps it. Clips are trimmed and resampled to the session rate once, here.
+a request needs it and keeps it. Clips are trimmed and resampled to the session rate once, here,
+and so are the marks of where each phrase is heard in them (``delivery.PhraseMark``).
 The clips go into the cache (``cache.py``), which the workers write and the render reads. The
 cache only saves time: a worker that cannot store its clip (disk full, read-only, a file where the
 folder should be) sends the clip itself back, and the render goes on with a warning.
@@ -20,22 +21,23 @@ import sys
 import threading
 import wave
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 
 from generator.base.samples import (
     SAMPLE_RATE,
     Samples,
+    audible_span,
     from_pcm16,
     frozen,
     resample,
     to_pcm16,
-    trim_silence,
 )
 from generator.errors import SynthesisError
 from generator.files.atomic import remove_stale
-from generator.speech.cache import ClipCache, SpeechRequest
-from generator.speech.delivery import deliver
+from generator.speech.cache import Clip, ClipCache, SpeechRequest
+from generator.speech.delivery import Delivered, PhraseMark, deliver
 from generator.speech.voices import CLIP_TIMEOUT, SpeechEngine, start_engine, utterance_seed
 
 ProgressCallback = Callable[[int], None]
@@ -48,6 +50,7 @@ class Unstored:
 
     pcm: bytes  # 16-bit little-endian, as the cache keeps it: the same audio as a cached clip
     reason: str  # why the cache refused it, in the system's words ("No space left on device")
+    phrases: tuple[PhraseMark, ...]  # where each phrase is heard in it, as a cached clip has them
 
 
 def synthesize_all(
@@ -57,13 +60,13 @@ def synthesize_all(
     workers: int | None = None,
     on_clip: ProgressCallback | None = None,
     on_warning: WarningCallback | None = None,
-) -> dict[SpeechRequest, Samples]:
+) -> dict[SpeechRequest, Clip]:
     """Clips for every distinct request: from the cache where present, else made in parallel.
 
     A cache that cannot be written does not stop the clips: they are used for this call only,
     and ``on_warning`` is told once.
     """
-    clips: dict[SpeechRequest, Samples] = {}
+    clips: dict[SpeechRequest, Clip] = {}
     missing: list[SpeechRequest] = []
     for request in dict.fromkeys(requests):
         cached = cache.load(request)
@@ -91,10 +94,10 @@ def cache_unwritable(root: Path, reason: str) -> str:
 
 def _made_clip(
     request: SpeechRequest, cache: ClipCache, unstored: Mapping[SpeechRequest, Unstored]
-) -> Samples:
+) -> Clip:
     """A clip just made: the worker's own when the cache refused it, else read back (checked)."""
     if request in unstored:
-        return from_pcm16(unstored[request].pcm)
+        return Clip(from_pcm16(unstored[request].pcm), unstored[request].phrases)
     made = cache.load(request)
     if made is None:
         raise SynthesisError(f"the clip for {request.text[:60]!r} could not be read back")
@@ -191,26 +194,47 @@ def _clip_in_worker(request: SpeechRequest, cache_root: Path) -> str | Unstored:
         if engine is None:
             engine = _worker_engines[request.engine] = start_engine(request.engine)
         for _attempt in range(2):  # eSpeak now and then writes an empty file: try once more
-            clip, rate = synthesize_one(engine, request)
-            if clip.size:
-                return _stored(request, resample(clip, rate, SAMPLE_RATE), cache_root)
+            spoken = synthesize_marked(engine, request)
+            if spoken.samples.size:
+                return _stored(request, _at_session_rate(spoken), cache_root)
     except Exception as error:  # reported to the parent as text: exceptions may not pickle
         return f"{type(error).__name__}: {error}"
     return "the engine produced no sound (tried twice)"
 
 
-def _stored(request: SpeechRequest, clip: Samples, cache_root: Path) -> str | Unstored:
+def _at_session_rate(spoken: Delivered) -> Clip:
+    """The clip resampled to SAMPLE_RATE, its phrase marks scaled the same way (rounded to the
+    nearest sample, within the resampled clip)."""
+    samples = resample(spoken.samples, spoken.sample_rate, SAMPLE_RATE)
+    scale = Fraction(SAMPLE_RATE, spoken.sample_rate)
+
+    def scaled(offset: int) -> int:
+        return min(round(offset * scale), samples.size)
+
+    marks = tuple(replace(m, start=scaled(m.start), end=scaled(m.end)) for m in spoken.phrases)
+    return Clip(samples, marks)
+
+
+def _stored(request: SpeechRequest, clip: Clip, cache_root: Path) -> str | Unstored:
     """Put the clip in the cache and return ""; when the cache cannot take it (ENOSPC, EROFS,
     EACCES, ENOTDIR…), return the clip itself: the cache only saves time, the render needs it."""
     try:
         ClipCache(cache_root).store(request, clip)
     except OSError as error:
-        return Unstored(to_pcm16(clip), error.strerror or str(error))
+        return Unstored(to_pcm16(clip.samples), error.strerror or str(error), clip.phrases)
     return ""
 
 
 def synthesize_one(engine: SpeechEngine, request: SpeechRequest) -> tuple[Samples, int]:
-    """The utterance, delivered phrase by phrase with its pauses (``delivery.py``), trimmed."""
+    """The utterance, delivered phrase by phrase with its pauses (``delivery.py``), trimmed;
+    and its sample rate."""
+    spoken = synthesize_marked(engine, request)
+    return spoken.samples, spoken.sample_rate
+
+
+def synthesize_marked(engine: SpeechEngine, request: SpeechRequest) -> Delivered:
+    """The utterance, delivered phrase by phrase with its pauses (``delivery.py``), trimmed to
+    its first and last audible sample, with where each phrase is heard in it."""
 
     def speak(phrases: Sequence[str], seconds_per_word: float) -> tuple[list[Samples], int]:
         seed = utterance_seed(
@@ -219,7 +243,19 @@ def synthesize_one(engine: SpeechEngine, request: SpeechRequest) -> tuple[Sample
         return engine.speak(phrases, request.voice, seconds_per_word, seed)
 
     try:
-        samples, rate = deliver(request.text, request.rate, request.sentence_pause, speak)
+        spoken = deliver(request.text, request.rate, request.sentence_pause, speak)
     except (OSError, EOFError, ValueError, wave.Error):  # an empty or torn file from eSpeak
-        return frozen([]), SAMPLE_RATE
-    return trim_silence(samples), rate
+        return Delivered(frozen([]), SAMPLE_RATE, ())
+    return _trimmed(spoken)
+
+
+def _trimmed(spoken: Delivered) -> Delivered:
+    """The clip from its first to its last audible sample, its marks moved with it. The phrases
+    are trimmed when spoken, so this cuts only a phrase the engine left silent at either end."""
+    start, end = audible_span(spoken.samples)
+
+    def moved(offset: int) -> int:
+        return min(max(offset - start, 0), end - start)
+
+    marks = tuple(replace(m, start=moved(m.start), end=moved(m.end)) for m in spoken.phrases)
+    return Delivered(frozen(spoken.samples[start:end]), spoken.sample_rate, marks)

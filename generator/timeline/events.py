@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 
 from generator.errors import Source
 from generator.markup.breathing import ToneKind
+from generator.speech.delivery import PhraseMark
 
 EventKind = Literal["speech", "bell", "tone", "pause", "music", "ambience"]
 SpanKind = Literal["breathe", "hold"]
@@ -23,6 +24,9 @@ class ClipRef:
     id: str
     samples: int
     spoken: str = ""  # the words the engine was given, when a lexicon respelled them
+    # Speech: where each phrase is heard, in samples from the clip's start, in the words as
+    # written (known when it was spoken: the pauses between phrases are Stillpoint's own).
+    phrases: tuple[PhraseMark, ...] = ()
 
 
 def music_id(path: str) -> str:
@@ -64,6 +68,7 @@ class Event:
     rate: int = 0
     spoken: str = ""  # speech: what the engine said, when a lexicon changed the words
     prompt: bool = False  # speech: a question to write about ([prompt])
+    phrases: tuple[PhraseMark, ...] = ()  # speech: where each phrase is heard (file's samples)
 
 
 @dataclass(frozen=True)

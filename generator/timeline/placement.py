@@ -39,6 +39,7 @@ from generator.markup.cues import (
 )
 from generator.markup.wording import number_words, spoken_length
 from generator.recipes.settings import RATE_RANGE, Settings
+from generator.speech.delivery import PhraseMark
 from generator.timeline.events import (
     ChapterMark,
     ClipRef,
@@ -139,6 +140,7 @@ class _Placer:
         voice: str = "",
         rate: int = 0,
         prompt: bool = False,
+        phrases: tuple[PhraseMark, ...] = (),
     ) -> Event:
         """Record an event, with what the current context (breath phase, hold) adds to it."""
         context = self.context
@@ -149,6 +151,7 @@ class _Placer:
             pan=context.pan,
             voice=voice, rate=rate,
             spoken=clip.spoken if clip and clip.spoken != text else "", prompt=prompt,
+            phrases=phrases,
         )  # fmt: skip
         self.events.append(event)
         return event
@@ -214,9 +217,10 @@ class _Placer:
         """Place an utterance at a sample in the current voice; returns its end."""
         clip = self.clips.speech(text, self.voice, rate)
         end = start + clip.samples
+        phrases = tuple(mark.shifted(start) for mark in clip.phrases)  # in the file's samples
         self.add(
             "speech", start, end, source,
-            text=text, clip=clip, voice=self.voice, rate=rate, prompt=prompt,
+            text=text, clip=clip, voice=self.voice, rate=rate, prompt=prompt, phrases=phrases,
         )  # fmt: skip
         return end
 

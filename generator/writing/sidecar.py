@@ -47,6 +47,11 @@ def timeline_document(timeline: Timeline, loudness: Mapping[str, float] | None =
                 entry["spoken"] = event.spoken
             if event.prompt:
                 entry["prompt"] = True
+            if event.phrases:  # where each phrase is heard: the captions' times
+                entry["phrases"] = [
+                    {"start": seconds(mark.start), "end": seconds(mark.end), "text": mark.text}
+                    for mark in event.phrases
+                ]
         if event.kind in ("bell", "tone", "music", "ambience"):
             entry["sound"] = event.sound
         if event.detail:
