@@ -23,6 +23,7 @@ from generator import __version__
 from generator.base.durations import format_clock, format_clock_ms, format_seconds, parse_seconds
 from generator.base.text import counted, printable
 from generator.commands.describe import describe_lines, program_lines
+from generator.commands.library_page.feed import feed_base
 from generator.commands.library_page.page import write_library
 from generator.commands.player import play as play_file
 from generator.commands.scaffold import scaffold
@@ -185,7 +186,11 @@ RateOption = Annotated[
 OutputOption = Annotated[
     Path | None,
     typer.Option(
-        "-o", "--output", metavar="FILE", help="The MP3 to write [default: output/SESSION.mp3]."
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="The file to write: NAME.mp3, NAME.m4b (AAC, for audiobook apps) or NAME.opus "
+        "(the smallest) [default: output/SESSION.mp3].",
     ),
 ]
 AmbienceOption = Annotated[
@@ -416,8 +421,9 @@ def render_command(
         Path | None,
         typer.Option(
             "--from",
-            metavar="FILE.mp3",
-            help="Render again what made this MP3 (its recipe and settings are inside it).",
+            metavar="FILE",
+            help="Render again what made this MP3, M4B or Opus file (its recipe and settings "
+            "are inside it).",
             show_default=False,
         ),
     ] = None,
@@ -435,11 +441,12 @@ def render_command(
     set_: SetOption = None,
     scripts: ScriptsOption = None,
 ) -> None:
-    """Render SESSION to an MP3, with a .json timeline and .vtt and .lrc transcripts beside it.
+    """Render SESSION to an MP3 (or M4B or Opus, by -o's suffix), with a .json timeline and
+    .vtt and .lrc transcripts beside it.
 
     Given a program (sessions over days, see `stillpoint list`), renders every day into one
     folder (-o FOLDER, default output/PROGRAM/) with an .m3u8 playlist in order. With
-    --from FILE.mp3, renders that file again from the recipe and settings stored inside it
+    --from FILE, renders that file again from the recipe and settings stored inside it
     (options given as well change those).
     """
     catalogue = _catalogue(scripts)
@@ -699,16 +706,32 @@ def library_command(
             show_default=False,
         ),
     ] = None,
+    feed: Annotated[
+        str | None,
+        typer.Option(
+            "--feed",
+            metavar="BASE_URL",
+            help="Also write FOLDER/feed.xml, a podcast feed of the sessions as served at "
+            "BASE_URL (http:// or https://), with chapters and transcripts: subscribe to "
+            "BASE_URL/feed.xml in a phone's podcast app.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write FOLDER/index.html: every session in the folder, playable offline in a browser.
 
     One self-contained page, opened straight from the file (no network, no server): each session
-    with its player, length, chapters as buttons and the transcript following along.
+    with its player, length, cover, chapters as buttons and the transcript following along; it
+    remembers where each was left. With --feed, a podcast feed of the folder too.
     """
+    base = feed_base(feed) if feed is not None else None  # a bad URL: one line, nothing written
     with _Progress() as progress:  # a bar on a terminal, for a folder of many MP3s
-        library = write_library(folder or load_config().output, progress)
+        library = write_library(folder or load_config().output, progress, base)
     _warn(library.warnings)  # files left out or not read: the page is written all the same
     typer.echo(f"Wrote {printable(str(library.page))} (open it in a browser)")
+    if library.feed is not None:
+        feed_url = f"{base}{library.feed.name}"
+        typer.echo(f"Wrote {printable(str(library.feed))} (subscribe to {printable(feed_url)})")
 
 
 @app.command()

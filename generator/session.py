@@ -19,7 +19,6 @@ from generator.base.durations import MAX_SECONDS
 from generator.base.samples import SAMPLE_RATE, Samples
 from generator.errors import (
     MarkupError,
-    OutputError,
     SettingsError,
     Source,
     StillpointError,
@@ -66,7 +65,12 @@ from generator.timeline.placement import LEAD_IN, TAIL, build_timeline
 from generator.timeline.shaping import LEAVE_OUT, Knob, Shape, extreme, shaped, start
 from generator.writing.cover import cover_image
 from generator.writing.export import sidecar_texts, write_session
-from generator.writing.output_checks import check_output, session_inputs
+from generator.writing.output_checks import (
+    check_chapters,
+    check_container,
+    check_output,
+    session_inputs,
+)
 from generator.writing.playlist import Entry, m3u8
 from generator.writing.provenance import laid_out, make_record
 from generator.writing.provenance import read as read_record
@@ -418,16 +422,17 @@ def render(
     target: Fraction | None = None,
     album: Album | None = None,
 ) -> Rendered:
-    """Synthesise, place, mix and encode the session into output (.mp3) and its sidecars."""
+    """Synthesise, place, mix and encode the session into output (.mp3, .m4b or .opus) and its
+    sidecars."""
     report = progress or (lambda stage, done, total: None)
-    if output.suffix.lower() != ".mp3":  # the sidecars take the same stem: x.json would collide
-        raise OutputError(f"{output} does not end in .mp3", fix="Name the output like session.mp3.")
+    check_container(output)  # the sidecars take the same stem: x.json would collide
     inputs = session_inputs(prepared.recipe, prepared.templates, prepared.cues, catalogue)
     check_output(output, inputs)  # a folder, a file in the way, or an input: before any work
     ffmpeg_path()  # fail before minutes of work if the encoder is missing
     if target is not None:  # reshaped first, and refused from the estimate before any speech
         prepared = reshape(prepared, catalogue, target).prepared
         refuse_unreachable(prepared, catalogue, target)
+    check_chapters(output, prepared.cues)  # an Opus file numbers at most 999
     settings = prepared.settings
     clips = RenderClips(
         bells_used(prepared.cues, settings.bell, catalogue, settings.bell_level),

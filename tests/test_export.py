@@ -8,9 +8,11 @@ import pytest
 from generator.base.samples import frozen
 from generator.errors import EncodeError, OutputError, Source
 from generator.files.atomic import staged
-from generator.files.ffmpeg import encode_mp3
+from generator.files.ffmpeg import Container, encode_mp3
+from generator.sound.mastering import ENCODER_LOSS_DB
 from generator.speech.delivery import PhraseMark
 from generator.timeline.events import ChapterMark, Event, Timeline
+from generator.writing.export import _levelled
 from generator.writing.sidecar import timeline_document
 from generator.writing.transcripts import lrc, prompt_sheet, webvtt
 from tests.conftest import decode
@@ -167,3 +169,12 @@ def test_the_prompt_sheet_lists_each_question_once_with_room_to_write() -> None:
     assert "Take a breath." not in sheet
     assert sheet.count("_" * 72) == 6
     assert prompt_sheet(TIMELINE) is None
+
+
+def test_an_m4b_or_opus_file_is_not_given_the_gain_lame_takes_back() -> None:
+    block = frozen(np.full(8, 0.5, dtype=np.float32))
+    assert list(_levelled([block], Container.MP3)) == [block]
+    for container in (Container.M4B, Container.OPUS):
+        (quieter,) = _levelled([block], container)
+        assert 20 * np.log10(quieter / block) == pytest.approx(-ENCODER_LOSS_DB, abs=1e-5)
+        assert not quieter.flags.writeable

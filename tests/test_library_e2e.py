@@ -134,3 +134,31 @@ def _tags(mp3: Path) -> dict[str, str]:
     )
     tags: dict[str, str] = json.loads(probe.stdout)["format"]["tags"]
     return tags
+
+
+@pytest.mark.e2e
+def test_two_renders_of_one_session_are_told_apart_on_the_page_and_in_the_feed(
+    tmp_path: Path,
+) -> None:
+    """Real renders: what the library shows comes from what render writes (tags, timeline)."""
+    render("pigeon", "-o", str(tmp_path / "pigeon.mp3"), "--minutes", "3", *FAST)
+    ocean = ["--ambience", "ocean", "--set", "side_pan=0.5"]  # a bed, and cues from each side
+    render("pigeon", "-o", str(tmp_path / "pigeon-ocean.mp3"), "--minutes", "3", *FAST, *ocean)
+    result = runner.invoke(app, ["library", str(tmp_path), "--feed", "http://127.0.0.1:8000/"])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert str(tmp_path) not in page
+    start = page.index('id="library-data">') + len('id="library-data">')
+    data = json.loads(page[start : page.index("</script>", start)])
+    (group,) = data["groups"]
+    shown = [(s["file"], s["title"], s["apart"], s["seconds"]) for s in group["sessions"]]
+    assert shown == [
+        ("pigeon-ocean.mp3", "Pigeon Pose", ["stereo", "ocean ambience"], 180.0),
+        ("pigeon.mp3", "Pigeon Pose", ["mono", "no ambience"], 180.0),
+    ]
+    for session in group["sessions"]:
+        assert session["description"].startswith("Pigeon pose")  # from the MP3's own tag
+        assert data["covers"][session["cover"]]["src"].startswith("data:image/png;base64,")
+    feed = (tmp_path / "feed.xml").read_text(encoding="utf-8")
+    assert "<title>Pigeon Pose (stereo, ocean ambience)</title>" in feed
+    assert "<title>Pigeon Pose (mono, no ambience)</title>" in feed

@@ -26,6 +26,7 @@ from generator.commands.library_page.page import (
     survey,
     write_library,
 )
+from generator.commands.library_page.sessions import player_clock
 from generator.commands.player import play
 from generator.errors import OutputError
 from generator.files.ffmpeg import probe_seconds
@@ -65,10 +66,11 @@ def library(folder: Path) -> Result:
 
 
 def listed(folder: Path) -> list[tuple[str, str, str]]:
-    """(file, title, length) of each session the written page lists."""
+    """(file, title, length) of each session the written page lists, its length as the page
+    writes it (in seconds in the page's data, written as the audio player writes it)."""
     page = (folder / "index.html").read_text(encoding="utf-8")
     return [
-        (session["file"], session["title"], session["length"])
+        (session["file"], session["title"], player_clock(session["seconds"]))
         for group in _groups_of(page)
         for session in group["sessions"]
     ]
@@ -113,7 +115,7 @@ def test_a_name_that_is_not_utf8_is_skipped_with_one_warning(
         f"skipped {tmp_path}/caf\\xe9.mp3: its name is not valid UTF-8. Rename it.",
         f"skipped the folder {tmp_path}/d\\xe9j\\xe0: its name is not valid UTF-8. Rename it.",
     ]
-    assert listed(tmp_path) == [("good.mp3", "good", "00:01"), ("week/day 1.mp3", "day 1", "00:01")]
+    assert listed(tmp_path) == [("good.mp3", "good", "0:01"), ("week/day 1.mp3", "day 1", "0:01")]
 
 
 def test_a_folder_whose_own_name_is_not_utf8_is_still_written(
@@ -124,8 +126,9 @@ def test_a_folder_whose_own_name_is_not_utf8_is_still_written(
     found = write_library(folder)
     assert found.warnings == ()
     page = (folder / "index.html").read_text(encoding="utf-8")
-    assert f"{tmp_path}/s\\xe9ances" in page  # the folder shown, its byte escaped
-    assert listed(folder) == [("calm.mp3", "calm", "00:01")]
+    assert "in s\\xe9ances</span>" in page  # the folder shown by its name, its byte escaped
+    assert str(tmp_path) not in page  # and never the path above it
+    assert listed(folder) == [("calm.mp3", "calm", "0:01")]
 
 
 def test_a_fifo_named_mp3_is_skipped_at_once(tmp_path: Path, short_mp3: Path) -> None:
@@ -140,7 +143,7 @@ def test_a_fifo_named_mp3_is_skipped_at_once(tmp_path: Path, short_mp3: Path) ->
         f"skipped {fifo}: it is a named pipe (FIFO), not a regular file. "
         "Remove it, or move it out of the folder."
     ]
-    assert listed(tmp_path) == [("good.mp3", "good", "00:01")]
+    assert listed(tmp_path) == [("good.mp3", "good", "0:01")]
 
 
 def test_fifos_beside_an_mp3_are_never_opened(tmp_path: Path, short_mp3: Path) -> None:
@@ -160,7 +163,7 @@ def test_fifos_beside_an_mp3_are_never_opened(tmp_path: Path, short_mp3: Path) -
         f"ignored {pipes[0]}: {fifo}, so calm.mp3 is listed without its title and chapters. {fix}",
         f"ignored {pipes[1]}: {fifo}, so calm.mp3 is listed without the transcript it holds. {fix}",
     ]
-    assert listed(tmp_path) == [("calm.mp3", "calm", "00:01")]
+    assert listed(tmp_path) == [("calm.mp3", "calm", "0:01")]
 
 
 def test_a_link_to_nothing_and_a_link_to_an_mp3(tmp_path: Path, short_mp3: Path) -> None:
@@ -171,7 +174,7 @@ def test_a_link_to_nothing_and_a_link_to_an_mp3(tmp_path: Path, short_mp3: Path)
         f"skipped {tmp_path}/gone.mp3: it cannot be read (No such file or directory). "
         "Check it, or remove it."
     ]
-    assert listed(tmp_path) == [("linked.mp3", "linked", "00:01")]
+    assert listed(tmp_path) == [("linked.mp3", "linked", "0:01")]
 
 
 # --- sidecars that cannot be used ---------------------------------------------------------------
@@ -199,10 +202,10 @@ def test_damaged_sidecars_leave_their_mp3_listed(tmp_path: Path, short_mp3: Path
         f"ignored {tmp_path}/latin.json: it is not UTF-8 text, so latin.mp3 {lost}. {fix}",
     ]
     assert listed(tmp_path) == [
-        ("deep.mp3", "deep", "00:01"),
-        ("digits.mp3", "digits", "00:01"),
-        ("large.mp3", "large", "00:01"),
-        ("latin.mp3", "latin", "00:01"),
+        ("deep.mp3", "deep", "0:01"),
+        ("digits.mp3", "digits", "0:01"),
+        ("large.mp3", "large", "0:01"),
+        ("latin.mp3", "latin", "0:01"),
     ]
 
 
@@ -226,7 +229,7 @@ def test_absurd_numbers_and_lone_surrogates_are_left_out(tmp_path: Path, short_m
     assert [(c.title, c.start) for c in sidecar.chapters] == [("caf\ufffd", 0.5)]
     result = library(tmp_path)
     assert result.stderr == ""  # read, and what could be used is shown
-    assert listed(tmp_path) == [("odd.mp3", "Odd \ufffd", "00:01")]  # the length from the MP3
+    assert listed(tmp_path) == [("odd.mp3", "Odd \ufffd", "0:01")]  # the length from the MP3
 
 
 def test_read_sidecar_says_why_it_read_nothing(tmp_path: Path) -> None:
@@ -261,7 +264,7 @@ def test_foreign_mp3s_are_timed_from_their_headers_without_ffprobe(
     assert time.monotonic() - started < 5.0  # 50 ms here; the bound only catches ffprobe's return
     (group,) = found.groups
     assert len(group.sessions) == 1000
-    assert {session.length for session in group.sessions} == {"00:01"}
+    assert {session.length for session in group.sessions} == {"0:01"}
     assert found.warnings == ()
     assert told[0] == (READING, 1, 1000)
     assert told[-1] == (READING, 1000, 1000)

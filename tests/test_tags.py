@@ -1,13 +1,27 @@
-"""The MP3's tag, written by mutagen and read back: chapters with their table, the record, cover."""
+"""The tags, written by mutagen and read back: an MP3's chapters with their table, the record,
+the cover; an M4B's atoms and an Opus file's comments."""
 
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from mutagen.id3 import ID3, CTOCFlags
+from mutagen.mp4 import MP4
+from mutagen.oggopus import OggOpus
 
+from generator.base.samples import frozen
+from generator.files.ffmpeg import Container, encode
 from generator.writing.cover import cover_png
-from generator.writing.tags import ChapterTag, FileTags, read_chapters, read_record, write_tags
+from generator.writing.tags import (
+    ChapterTag,
+    FileTags,
+    read_chapters,
+    read_listing,
+    read_record,
+    sniff,
+    write_tags,
+)
 
 
 @pytest.fixture
@@ -70,3 +84,30 @@ def test_the_cover_is_a_png_of_its_own_for_each_title() -> None:
     assert first != other
     assert first.startswith(b"\x89PNG\r\n\x1a\n")
     assert int.from_bytes(first[16:20], "big") == 600  # IHDR width
+
+
+@pytest.mark.parametrize("container", [Container.M4B, Container.OPUS])
+def test_m4b_and_opus_tags_read_back_and_are_told_by_their_first_bytes(
+    tmp_path: Path, container: Container
+) -> None:
+    path = tmp_path / "tone.bin"  # whatever its name: read_record looks at the bytes
+    encode([frozen(np.zeros(4410, dtype=np.float32))], 44_100, path, 1, container)
+    cover = cover_png("Tone")
+    tags = FileTags("Tone", "Café", track=(2, 7), cover=cover, chapters=CHAPTERS, record="{}")
+    write_tags(path, tags, container)
+    write_tags(path, tags, container)  # written again: replaced, not added to
+    assert sniff(path) is container
+    assert read_record(path) == "{}"
+    listed = read_listing(path.rename(path.with_suffix(container.value)))
+    assert (listed.description, listed.cover) == ("Café", cover)
+    if container is Container.OPUS:
+        comments = OggOpus(path.with_suffix(".opus")).tags
+        assert comments is not None
+        assert [value for key, value in comments if key.startswith("CHAPTER")] == [
+            "00:00:00.000", "Arrival", "00:00:01.000", "Pigeon pose", "00:00:02.500", "Close",
+        ]  # fmt: skip
+        assert comments["TRACKNUMBER"] == ["2"]
+    else:
+        mp4 = MP4(path.with_suffix(".m4b"))
+        assert mp4.tags is not None
+        assert (mp4.tags["\xa9nam"], mp4.tags["trkn"]) == (["Tone"], [(2, 7)])

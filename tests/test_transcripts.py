@@ -133,6 +133,13 @@ def test_text_is_escaped_and_an_utterance_without_marks_is_one_caption() -> None
     assert "Rest now &amp; &lt;listen&gt;." in write_webvtt(TIMELINE)
 
 
+def test_a_session_without_speech_has_transcripts_without_lines() -> None:
+    bell = Event("bell", 1000, 9000, HERE, sound="bowl")  # a timer: bells and silence
+    silent = Timeline("Timer", RATE, 60_000, (bell,), ())
+    assert webvtt.from_string(write_webvtt(silent)).captions == []
+    assert lrc(silent).splitlines() == ["[ti:Timer]", "[ar:Stillpoint]", "[length:01:00]"]
+
+
 def test_the_lrc_reads_back_and_clears_when_the_speech_stops() -> None:
     lyrics = pylrc.parse(lrc(TIMELINE))
     assert lyrics.title == "Captions & <Co>"

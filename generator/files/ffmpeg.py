@@ -1,6 +1,8 @@
 """The ffmpeg programs, and every call Stillpoint makes to them: flags, time-outs and errors.
 
-- ``encode_mp3``: the mix streamed into ffmpeg/libmp3lame (a writer thread feeds it).
+- ``encode``: the mix streamed into ffmpeg (a writer thread feeds it), as an MP3 (libmp3lame), an
+  M4B (AAC in MP4, with its chapters) or an Ogg Opus file: the ``Container`` the output's suffix
+  names.
 - ``probe``: ffprobe reads a file's headers: its length and first audio stream.
 - ``decode``: a sound file in any format ffmpeg knows, through pydub, as mono float samples.
 - ``start_ffplay``: ffplay plays a file in the terminal (``stillpoint play``).
@@ -21,8 +23,9 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,6 +35,10 @@ from generator.base.samples import Samples, frozen, to_pcm16
 from generator.errors import EncodeError, EnvironmentProblem
 
 MP3_BITRATE = "96k"  # constant bitrate: players seek accurately in CBR files (chapters need it)
+# Speech, mono and stereo: AAC-LC by ffmpeg's own encoder, and Opus, which needs half as much.
+AAC_BITRATES = {1: "64k", 2: "96k"}
+OPUS_BITRATES = {1: "32k", 2: "48k"}
+OPUS_RATE = 48_000  # libopus encodes at 48 kHz (or 24, 16, 12, 8): the mix is resampled to it
 FEED_BLOCKS = 2  # mixed blocks waiting for ffmpeg: enough to keep both busy, little memory
 CHUNK_SECONDS = 120  # a long sound file is decoded this much at a time (see decode)
 PROBE_TIMEOUT = 20.0  # seconds for ffprobe to read a file's headers (it takes milliseconds)
@@ -58,19 +65,113 @@ def _program(name: str) -> str:
 # --- encoding ------------------------------------------------------------------------------
 
 
+class Container(Enum):
+    """The kinds of file Stillpoint writes, each named by its suffix."""
+
+    MP3 = ".mp3"
+    M4B = ".m4b"  # AAC in MP4: audiobook and podcast apps, with a chapter track
+    OPUS = ".opus"  # Opus in Ogg
+
+    @classmethod
+    def of(cls, path: Path) -> Container | None:
+        """The container path's suffix names (in any case), or None."""
+        suffix = path.suffix.lower()
+        return next((container for container in cls if container.value == suffix), None)
+
+    @property
+    def label(self) -> str:
+        """The container as a sentence names it: "the MP3"."""
+        return {"MP3": "the MP3", "M4B": "the M4B", "OPUS": "the Opus file"}[self.name]
+
+
+SUFFIXES = tuple(container.value for container in Container)
+_ENCODERS = {Container.MP3: "libmp3lame", Container.M4B: "aac", Container.OPUS: "libopus"}
+
+
 def encode_mp3(blocks: Iterable[Samples], sample_rate: int, path: Path, channels: int = 1) -> None:
-    """Stream float blocks (mono, or interleaved stereo) through ffmpeg/libmp3lame into path.
+    """``encode`` into an MP3."""
+    encode(blocks, sample_rate, path, channels, Container.MP3)
+
+
+def encode(
+    blocks: Iterable[Samples],
+    sample_rate: int,
+    path: Path,
+    channels: int = 1,
+    container: Container = Container.MP3,
+    chapters: str = "",
+) -> None:
+    """Stream float blocks (mono, or interleaved stereo) through ffmpeg into path.
 
     The blocks go to ffmpeg from a writer thread, through a queue of FEED_BLOCKS, so the caller
     computes the next blocks (on one core) while ffmpeg encodes the last ones (on another).
-    No tags: ``writing/tags.py`` writes them afterwards (ffmpeg would also stamp its version).
+    ``chapters`` is an FFMETADATA text (``writing/tags.py``), read by ffmpeg only for an M4B,
+    whose chapter track is written with the audio. No tags: ``writing/tags.py`` writes them
+    afterwards (ffmpeg would also stamp its version).
     """
+    with _chapters_file(chapters if container is Container.M4B else "") as metadata:
+        inputs = _input(sample_rate, channels, metadata)
+        command = [*inputs, *_output(container, sample_rate, channels), "-y", str(path)]
+        _run(command, blocks, container)
+
+
+@contextlib.contextmanager
+def _chapters_file(chapters: str) -> Iterator[Path | None]:
+    """The FFMETADATA text in a temporary file for ffmpeg to read; None when there is none."""
+    if not chapters:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="stillpoint-chapters-") as folder:
+        path = Path(folder) / "chapters.txt"
+        path.write_text(chapters, encoding="utf-8")
+        yield path
+
+
+def _input(sample_rate: int, channels: int, chapters: Path | None) -> list[str]:
+    """ffmpeg reading 16-bit PCM from its stdin, and the chapters' FFMETADATA file if any."""
     command = [
         ffmpeg_path(), "-hide_banner", "-loglevel", "error",
         "-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels), "-i", "pipe:0",
-        "-codec:a", "libmp3lame", "-b:a", MP3_BITRATE, "-id3v2_version", "0",
-        "-write_id3v1", "0", "-map_metadata", "-1", "-f", "mp3", "-y", str(path),
     ]  # fmt: skip
+    if chapters is not None:
+        command += ["-f", "ffmetadata", "-i", str(chapters), "-map", "0:a", "-map_chapters", "1"]
+    return command
+
+
+def _output(container: Container, sample_rate: int, channels: int) -> list[str]:
+    """The encoder and muxer flags of each container, for files the same inputs make again
+    byte for byte (``-fflags +bitexact``: no encoder version, dates or random stream serials).
+
+    - MP3: no ID3 tag of ffmpeg's (mutagen writes it), constant bitrate.
+    - M4B: ``-movie_timescale`` at the sample rate, so the edit list that skips AAC's 1024
+      samples of priming ends on the last sample (at ffmpeg's default of 1/1000 s it is cut to
+      the millisecond: 13 samples short on a 10.012 s file, measured). Not ``-map_metadata
+      -1``: it drops the chapters' titles too (measured with ffmpeg 5.1). ``+faststart``: the
+      index before the audio, so a podcast app can play while it downloads. ``-brand "M4B "``:
+      the ``ftyp`` names it an audiobook, as Apple's own M4B files do (the ipod muxer says M4A).
+    - Opus: resampled to 48 kHz; the Ogg pages' granule positions end on the last sample and
+      the pre-skip (312 samples at 48 kHz) undoes libopus's delay.
+    """
+    if container is Container.MP3:
+        return [
+            "-codec:a", "libmp3lame", "-b:a", MP3_BITRATE, "-id3v2_version", "0",
+            "-write_id3v1", "0", "-map_metadata", "-1", "-f", "mp3",
+        ]  # fmt: skip
+    exact = ["-flags:a", "+bitexact", "-fflags", "+bitexact"]
+    if container is Container.M4B:
+        return [
+            "-codec:a", "aac", "-b:a", AAC_BITRATES[channels], *exact,
+            "-movie_timescale", str(sample_rate), "-movflags", "+faststart", "-brand", "M4B ",
+            "-f", "ipod",
+        ]  # fmt: skip
+    return [
+        "-codec:a", "libopus", "-b:a", OPUS_BITRATES[channels], "-ar", str(OPUS_RATE), *exact,
+        "-map_metadata", "-1", "-f", "ogg",
+    ]  # fmt: skip
+
+
+def _run(command: list[str], blocks: Iterable[Samples], container: Container) -> None:
+    """ffmpeg in its own session, fed the blocks; EncodeError with its own words if it fails."""
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
             command,
@@ -88,7 +189,7 @@ def encode_mp3(blocks: Iterable[Samples], sample_rate: int, path: Path, channels
         code = process.wait()
         if code != 0 or not complete:
             errors.seek(0)
-            raise _encode_error(code, errors.read().decode(errors="replace"))
+            raise _encode_error(code, errors.read().decode(errors="replace"), container)
 
 
 def _feed(process: subprocess.Popen[bytes], blocks: Iterable[Samples]) -> bool:
@@ -148,7 +249,7 @@ class _PipeWriter:
             self._pipe.close()
 
 
-def _encode_error(code: int, stderr: str) -> EncodeError:
+def _encode_error(code: int, stderr: str, container: Container = Container.MP3) -> EncodeError:
     """ffmpeg's own last line of error text (and the signal that killed it, if one did)."""
     if code < 0:
         try:
@@ -158,8 +259,9 @@ def _encode_error(code: int, stderr: str) -> EncodeError:
     else:
         how = f"exit {code}"
     return EncodeError(
-        f"ffmpeg failed to encode the MP3 ({how}): {last_line(stderr) or 'no message'}",
-        fix="Check the ffmpeg install (ffmpeg -codecs | grep mp3) and the free disk space.",
+        f"ffmpeg failed to encode {container.label} ({how}): {last_line(stderr) or 'no message'}",
+        fix=f"Check the ffmpeg install (ffmpeg -encoders | grep {_ENCODERS[container]}) and "
+        "the free disk space.",
     )
 
 

@@ -1,4 +1,5 @@
-"""Stage 7: the mixed blocks become the MP3 (through ffmpeg), tagged, with its sidecars beside it.
+"""Stage 7: the mixed blocks become the audio file (through ffmpeg: an MP3, M4B or Opus file, as
+its suffix says), tagged, with its sidecars beside it.
 
 Every file is written under a hidden temporary name beside its destination and renamed into place
 only when all of them are complete (``files/atomic.py``), so a failed render never damages an
@@ -10,21 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from generator.base.samples import Samples
+from generator.base.samples import Samples, db_to_gain, frozen
 from generator.files.atomic import staged
-from generator.files.ffmpeg import encode_mp3
+from generator.files.ffmpeg import Container, encode
+from generator.sound.mastering import ENCODER_LOSS_DB
 from generator.timeline.events import Timeline
 from generator.writing.output_checks import SIDECARS, beside
 from generator.writing.sidecar import timeline_document
-from generator.writing.tags import FileTags, write_tags
+from generator.writing.tags import FileTags, ffmetadata, write_tags
 from generator.writing.transcripts import lrc, prompt_sheet, webvtt
 
 
 def sidecar_texts(
     timeline: Timeline, loudness: Mapping[str, float], description: str
 ) -> dict[str, str]:
-    """What goes beside the MP3, by suffix: the timeline JSON, the transcripts, and the prompt
-    sheet when the session has writing prompts."""
+    """What goes beside the audio file, by suffix: the timeline JSON, the transcripts, and the
+    prompt sheet when the session has writing prompts."""
     contents = (
         timeline_document(timeline, loudness),
         webvtt(timeline),
@@ -41,17 +43,37 @@ def write_session(
     tags: FileTags,
     sidecars: Mapping[str, str],
 ) -> tuple[Path, ...]:
-    """Encode the blocks into output, tag it, write the sidecars; all renamed into place at once.
+    """Encode the blocks into output (the container its suffix names; MP3 for any other), tag it,
+    write the sidecars; all renamed into place at once.
 
     A render owns its set of sidecars: one an earlier render of the same name wrote and this one
-    does not (a prompt sheet) is removed with the same step. Returns the files written, the MP3
-    first.
+    does not (a prompt sheet) is removed with the same step. Returns the files written, the
+    audio file first.
     """
+    container = Container.of(output) or Container.MP3
     files = (output, *(beside(output, suffix) for suffix in sidecars))
     stale = [beside(output, suffix) for suffix in SIDECARS if suffix not in sidecars]
-    with staged(files, [path for path in stale if path.is_file()]) as (mp3, *texts):
-        encode_mp3(blocks, timeline.sample_rate, mp3, timeline.channels)
-        write_tags(mp3, tags)
+    with staged(files, [path for path in stale if path.is_file()]) as (audio, *texts):
+        marks = [(mark.title, mark.start, mark.end) for mark in timeline.chapters]
+        chapters = ffmetadata(marks, timeline.sample_rate)  # only an M4B's are ffmpeg's to write
+        levelled = _levelled(blocks, container)
+        encode(levelled, timeline.sample_rate, audio, timeline.channels, container, chapters)
+        write_tags(audio, tags, container)
         for path, text in zip(texts, sidecars.values(), strict=True):
             path.write_text(text, encoding="utf-8")
     return files
+
+
+def _levelled(blocks: Iterable[Samples], container: Container) -> Iterable[Samples]:
+    """The blocks at the level that gives every container the loudness mastering reported.
+
+    Mastering aims ENCODER_LOSS_DB over the target because LAME gives speech back that much
+    quieter; ffmpeg's AAC encoder and libopus give it back as given (measured: a 440 Hz sine at
+    -31.5 dB RMS decodes at -32.0 dB from the MP3, -31.6 from the M4B, -31.5 from the Opus file;
+    a 30 s session at -20.3, -19.9 and -19.9 LUFS). So an M4B's and an Opus file's blocks are
+    turned down by as much: all three land at the loudness the timeline JSON states.
+    """
+    if container is Container.MP3:
+        return blocks
+    gain = db_to_gain(-ENCODER_LOSS_DB)
+    return (frozen(block * gain) for block in blocks)

@@ -1,4 +1,5 @@
-"""Where a render may write, checked before any work: the MP3 and the sidecars beside it.
+"""Where a render may write, checked before any work: the audio file (MP3, M4B or Opus) and the
+sidecars beside it.
 
 A render that would fail at its very end (the output is a folder, its folder cannot be made)
 should fail before minutes of speech synthesis; one that would write over a file it reads (the
@@ -13,12 +14,14 @@ from pathlib import Path
 
 from generator.errors import OutputError
 from generator.files.atomic import PART_SUFFIX
-from generator.markup.cues import OFF, AmbienceChange, Cue, Window, walk
+from generator.files.ffmpeg import SUFFIXES, Container
+from generator.markup.cues import OFF, AmbienceChange, Chapter, Cue, Window, walk
 from generator.recipes.catalogue import Catalogue
 from generator.recipes.recipe import Recipe
 from generator.sound.ambience import BEDS
+from generator.writing.tags import MAX_OGG_CHAPTERS
 
-SIDECARS = (".json", ".vtt", ".lrc", ".prompts.txt")  # what render writes beside the MP3
+SIDECARS = (".json", ".vtt", ".lrc", ".prompts.txt")  # what render writes beside the audio
 _FIX = "Choose another output path with -o."
 # What a hidden name adds to a file's: ".", then ".PID" (up to 7 digits), ".RANDOM" (8) and ".part".
 PART_NAME_EXTRA = 1 + 8 + 9 + len(PART_SUFFIX)
@@ -26,13 +29,41 @@ DEFAULT_NAME_MAX = 255
 
 
 def beside(output: Path, suffix: str) -> Path:
-    """The sidecar with this suffix (``.json``, ``.prompts.txt``) beside the MP3."""
+    """The sidecar with this suffix (``.json``, ``.prompts.txt``) beside the audio file."""
     return output.with_name(output.stem + suffix)
 
 
 def written_beside(output: Path) -> tuple[Path, ...]:
-    """The MP3 and every sidecar a render of it may write."""
+    """The audio file and every sidecar a render of it may write."""
     return (output, *(beside(output, suffix) for suffix in SIDECARS))
+
+
+def check_container(output: Path) -> Container:
+    """The container output's suffix names; OutputError for any other suffix (a sidecar takes
+    the output's name with its own suffix: ``-o x.json`` would be written over)."""
+    container = Container.of(output)
+    if container is None:
+        raise OutputError(
+            f"{output} does not end in {', '.join(SUFFIXES[:-1])} or {SUFFIXES[-1]}",
+            fix="Name the output like session.mp3 (or session.m4b for audiobook and podcast "
+            "apps, session.opus for the smallest file).",
+        )
+    return container
+
+
+def check_chapters(output: Path, cues: Sequence[Cue]) -> None:
+    """OutputError, before any work, when an Opus file is asked for more chapters than its
+    comments can number (``CHAPTER001`` to ``CHAPTER999``: ``tags.py``), at the first too many."""
+    if Container.of(output) is not Container.OPUS:
+        return
+    chapters = [cue for cue in walk(cues) if isinstance(cue, Chapter)]
+    if len(chapters) > MAX_OGG_CHAPTERS:
+        raise OutputError(
+            f"an Opus file holds at most {MAX_OGG_CHAPTERS} chapters, and this session has "
+            f"{len(chapters)}",
+            where=chapters[MAX_OGG_CHAPTERS].source,
+            fix="Render it as an MP3 or M4B (-o NAME.mp3), or give it fewer [chapter] lines.",
+        )
 
 
 def check_output(output: Path, inputs: Iterable[Path] = ()) -> None:
@@ -45,17 +76,18 @@ def check_output(output: Path, inputs: Iterable[Path] = ()) -> None:
 
 
 def _check_name_lengths(output: Path, folder: Path) -> None:
-    """Every name the render writes fits the file system: the MP3, each sidecar, and the hidden
-    name each is first written under (``.NAME.PID.RANDOM.part``, PART_NAME_EXTRA bytes more)."""
+    """Every name the render writes fits the file system: the audio file, each sidecar, and the
+    hidden name each is first written under (``.NAME.PID.RANDOM.part``, PART_NAME_EXTRA bytes
+    more)."""
     limit = _name_max(folder)
     for path in written_beside(output):
         size = len(os.fsencode(path.name)) + PART_NAME_EXTRA
         if size > limit:
-            room = limit - PART_NAME_EXTRA - max(len(suffix) for suffix in (".mp3", *SIDECARS))
+            room = limit - PART_NAME_EXTRA - max(len(suffix) for suffix in (*SUFFIXES, *SIDECARS))
             raise OutputError(
                 f"the output name is too long: {path.name[:40]}… (and its temporary name) would "
                 f"be {size} bytes, over the {limit} a file name may have here",
-                fix=f"Choose a name of at most {room} bytes before .mp3 with -o.",
+                fix=f"Choose a name of at most {room} bytes before {output.suffix} with -o.",
             )
 
 

@@ -1,10 +1,12 @@
 """What made a file, kept inside it: the recipe, its templates, the settings, the length asked for.
 
-Embedded as JSON in the MP3's ``stillpoint`` TXXX frame. ``stillpoint render --from FILE.mp3``
-reads it back, lays the files out in a temporary scripts folder and renders the same session with
-the same settings: the same script, so (with the clips in the speech cache) the same audio, even
-after the library or the user's templates have changed since. Sound files (bells of the user's
-own, music, ambience files) are referred to by name or path, not embedded.
+Embedded as JSON in the file's tags (an MP3's ``stillpoint`` TXXX frame, an M4B's
+``----:com.stillpoint:record`` atom, an Opus file's ``STILLPOINT_RECORD`` comment: ``tags.py``).
+``stillpoint render --from FILE`` reads it back, lays the files out in a temporary scripts folder
+and renders the same session with the same settings: the same script, so (with the clips in the
+speech cache) the same audio, even after the library or the user's templates have changed since.
+Sound files (bells of the user's own, music, ambience files) are referred to by name or path, not
+embedded.
 """
 
 from __future__ import annotations
@@ -30,17 +32,18 @@ from generator.recipes.overrides import Overrides
 from generator.recipes.recipe import Recipe
 from generator.recipes.settings import Settings
 from generator.speech.lexicon import Lexicon
-from generator.writing.tags import TagTooLarge, read_record
+from generator.writing.tags import UnreadableTag, read_record
 
 FORMAT = 1
 SESSION_FOLDER = "sessions"
-# A shared MP3 is anyone's: the record inside it is read within bounds. hip-release's record is
+# A shared file is anyone's: the record inside it is read within bounds. hip-release's record is
 # about 40,000 characters and 4 levels deep.
 MAX_RECORD_CHARS = 4_000_000
 MAX_RECORD_DEPTH = 32
 MAX_NAME_BYTES = 255  # of a file name, or a part of a path: what Linux file systems allow
 _FRACTION = re.compile(r"-?[0-9]{1,30}(/[0-9]{1,30})?")  # the form Fraction's str() gives
 TEMPLATE_FOLDER = "templates"
+_GIVE = "Give an MP3 Stillpoint made (or an M4B or Opus file)."
 
 
 @dataclass(frozen=True)
@@ -120,20 +123,20 @@ def _plain(value: object) -> object:
 
 
 def read(path: Path) -> Record:
-    """The record inside a file Stillpoint made; SettingsError if there is none or it cannot be
-    trusted. A shared MP3 is anyone's: every value is checked here, with bounds, before use."""
+    """The record inside a file Stillpoint made (MP3, M4B or Opus); SettingsError if there is
+    none or it cannot be trusted. A shared file is anyone's: every value is checked here, with
+    bounds, before use."""
     shown = display_path(path)
-    regular_file(path, SettingsError, "Give an MP3 Stillpoint made.")
+    regular_file(path, SettingsError, _GIVE)
     try:
         text = read_record(path)
-    except (MutagenError, OSError, TagTooLarge) as error:
-        raise SettingsError(
-            f"cannot read {shown}: {error}", fix="Give an MP3 Stillpoint made."
-        ) from None
+    except (MutagenError, OSError, UnreadableTag) as error:
+        raise SettingsError(f"cannot read {shown}: {error}", fix=_GIVE) from None
     if text is None:
         raise SettingsError(
             f"{shown} has no Stillpoint recipe inside",
-            fix="Give an MP3 rendered by Stillpoint 0.1 or later.",
+            fix="Give an MP3 rendered by Stillpoint 0.1 or later, or an M4B or Opus file by a "
+            "later one.",
         )
     try:
         return _record(_parsed(text))

@@ -25,6 +25,10 @@ MAX_BESIDE_BYTES = 16_000_000
 # larger "start" or "duration" is no time in any MP3 and is not shown.
 MAX_SECONDS = (2**32 - 1) / 1000
 
+# Distinct voices or ambience beds read from one timeline: a session names one or two; a crafted
+# JSON of a million distinct names is not listed whole.
+MAX_NAMES = 16
+
 Why = Callable[[str], None]  # told, in a few words, why a file beside an MP3 was not read
 
 
@@ -119,6 +123,13 @@ class Sidecar:
     seconds: float | None
     chapters: tuple[Chapter, ...]
     speech: tuple[Line, ...]
+    # What tells two renders of one session apart (the library page shows them when titles
+    # collide): the voices that speak and the ambience beds under them, each in order of first
+    # use as the timeline gives them ("piper:joe", "ocean" or a file of the listener's), and
+    # the channels (1 mono, 2 stereo; None when the JSON does not say).
+    voices: tuple[str, ...] = ()
+    ambiences: tuple[str, ...] = ()
+    channels: int | None = None
 
 
 def read_sidecar(mp3: Path, why: Why | None = None) -> Sidecar | None:
@@ -152,7 +163,8 @@ def read_sidecar(mp3: Path, why: Why | None = None) -> Sidecar | None:
         name, start = item.get("title"), _seconds(item.get("start"))
         if isinstance(name, str) and start is not None:
             chapters.append(Chapter(_text(name), start))
-    for item in _dicts(document.get("events")):
+    events = list(_dicts(document.get("events")))
+    for item in events:
         text, start, end = item.get("text"), _seconds(item.get("start")), _seconds(item.get("end"))
         if item.get("kind") != "speech" or not isinstance(text, str):
             continue
@@ -163,6 +175,9 @@ def read_sidecar(mp3: Path, why: Why | None = None) -> Sidecar | None:
         _seconds(document.get("duration")),
         tuple(sorted(chapters, key=lambda chapter: chapter.start)),
         tuple(sorted(speech, key=lambda line: line.start)),
+        _named(events, "speech", "voice"),
+        _named(events, "ambience", "sound"),
+        _channels(document.get("channels")),
     )
 
 
@@ -187,6 +202,26 @@ def _untold(reason: str) -> None:
 
 def _dicts(value: object) -> Iterable[dict[str, object]]:
     return (item for item in value if isinstance(item, dict)) if isinstance(value, list) else ()
+
+
+def _named(events: Iterable[dict[str, object]], kind: str, key: str) -> tuple[str, ...]:
+    """The distinct string values of ``key`` in the events of one kind, in order of first use
+    (at most MAX_NAMES: a timeline names a voice or two and a bed or two)."""
+    names: dict[str, None] = {}  # a dict keeps the order of first use
+    for event in events:
+        value = event.get(key)
+        if event.get("kind") == kind and isinstance(value, str) and value:
+            names.setdefault(_text(value), None)
+            if len(names) == MAX_NAMES:
+                break
+    return tuple(names)
+
+
+def _channels(value: object) -> int | None:
+    """1 or 2 channels (what a render writes), else None."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if value in (1, 2) else None
 
 
 def _seconds(value: object) -> float | None:

@@ -180,12 +180,17 @@ def _ends_phrase(words: Sequence[str], at: int) -> bool:
     return last in DASHES or last.rstrip(CLOSERS).endswith(SENTENCE_MARKS + CLAUSE_MARKS)
 
 
+def _with_next(found: Sequence[Caption]) -> Iterator[tuple[Caption, Caption | None]]:
+    """Each caption with the one after it (None after the last); none for a silent session."""
+    return zip(found, (*found[1:], None), strict=False)
+
+
 def _chained(found: Sequence[Caption], gap: int) -> list[Caption]:
     """Each caption of an utterance kept up until the next begins, when the silence between is
     under ``gap`` samples: captions that flicker off for a comma's pause are harder to follow.
     (The last ends with the utterance's words: the WebVTT keeps to the utterance.)"""
     chained = []
-    for caption, following in zip(found, (*found[1:], None), strict=True):
+    for caption, following in _with_next(found):
         if following is not None and caption.end < following.start < caption.end + gap:
             caption = replace(caption, end=following.start)
         chained.append(caption)
@@ -224,7 +229,7 @@ def _lrc_lines(timeline: Timeline, found: Sequence[Caption]) -> Iterator[str]:
     """A line a caption, and an empty one where its words end unless the next caption follows
     within CHAIN_GAP (an LRC line stays up until the next: it has no end of its own)."""
     gap = _samples(CHAIN_GAP, timeline.sample_rate)
-    for caption, following in zip(found, (*found[1:], None), strict=True):
+    for caption, following in _with_next(found):
         yield f"[{_lrc_time(timeline.seconds(caption.start))}]{_lrc_text(caption.text)}"
         if following is None or following.start - caption.end >= gap:  # a silence: clear
             yield f"[{_lrc_time(timeline.seconds(caption.end))}]"

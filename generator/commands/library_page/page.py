@@ -8,10 +8,18 @@ autoescaping on, with ``page.css`` and ``page.js`` inlined. The data travels in 
 the script builds the list from it with ``textContent`` only, so no title or transcript line is
 ever parsed as HTML.
 
-The folder may hold files Stillpoint did not write, and the page is still written: an MP3 whose
-name is not UTF-8, or that is a pipe, a device or a socket, is left out; a JSON, VTT or playlist
-beside it that is too large, damaged or not a regular file is not read. Each is said in one line
-of ``Library.warnings``, for the command to print. A pipe or device is never opened.
+It lists MP3, M4B and Opus files (a browser's audio element plays all three), each with what its
+own tags say for a listener (the description and the cover, through ``tags.read_listing``), and
+what tells apart two renders of one session (mono or stereo, the ambience, the voice: from the
+timeline JSON). The page shows no absolute path: files by their path within the folder, the
+folder by its name. The script remembers, in the browser's storage, where each file was left
+and which were played; ``feed.py`` writes the same folder as a podcast feed.
+
+The folder may hold files Stillpoint did not write, and the page is still written: an audio
+file whose name is not UTF-8, or that is a pipe, a device or a socket, is left out; a JSON, VTT
+or playlist beside it that is too large, damaged or not a regular file is not read; a cover too
+large for the page is left out of it. Each is said in one line of ``Library.warnings``, for the
+command to print. A pipe or device is never opened.
 """
 
 from __future__ import annotations
@@ -20,7 +28,6 @@ import functools
 import html
 import itertools
 import json
-import math
 import os
 import re
 import shlex
@@ -28,18 +35,25 @@ import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import jinja2
 from markupsafe import Markup
 
-from generator.base.durations import format_clock
 from generator.base.text import counted, printable
+from generator.commands.library_page.covers import (
+    MAX_PAGE_COVER_BYTES,
+    MAX_PAGE_COVERS_BYTES,
+    Picture,
+    picture,
+)
+from generator.commands.library_page.feed import write_feed
+from generator.commands.library_page.sessions import Group, Session, player_clock
 from generator.errors import OutputError
 from generator.files.atomic import write_atomically
 from generator.files.userfiles import file_kind
-from generator.writing.sidecar import Chapter, Line, Why, read_beside, read_sidecar
-from generator.writing.tags import mp3_seconds
+from generator.writing.sidecar import Line, Why, read_beside, read_sidecar
+from generator.writing.tags import LISTED_SUFFIXES, read_listing
 
 PAGE_NAME = "index.html"
 ASSETS = Path(__file__).parent  # page.html.j2, page.css and page.js
@@ -53,33 +67,6 @@ READING = "Reading"  # the progress bar's label
 
 Warn = Callable[[str], None]  # told one line: a file left out, or beside an MP3 and not read
 Progress = Callable[[str, int, int], None]  # (stage, done, total), as cli's _Progress takes it
-
-
-@dataclass(frozen=True)
-class Session:
-    title: str
-    file: str  # path relative to the page, POSIX, as shown to the listener
-    seconds: float | None  # None: unknown here (the page reads it from the audio as it loads)
-    chapters: tuple[Chapter, ...] = ()
-    transcript: tuple[Line, ...] = ()
-
-    @property
-    def src(self) -> str:
-        """The file as a relative URL: spaces, '#', '?' and non-ASCII names must be encoded."""
-        return quote(self.file, safe="/")
-
-    @property
-    def length(self) -> str:
-        return format_clock(self.seconds) if self.seconds is not None else ""
-
-
-@dataclass(frozen=True)
-class Group:
-    """The sessions of one folder, in order: the page's own folder, or a program's subfolder."""
-
-    folder: str  # relative to the page, POSIX; "" for the page's own folder
-    title: str  # the program's playlist title, else the folder's path
-    sessions: tuple[Session, ...]
 
 
 @dataclass(frozen=True)
@@ -105,6 +92,16 @@ class Library:
 
     page: Path
     warnings: tuple[str, ...] = ()
+    feed: Path | None = None  # the podcast feed, when one was asked for
+
+
+@dataclass(frozen=True)
+class Covers:
+    """The covers a page embeds: each distinct picture once, and the sessions' index into them."""
+
+    pictures: tuple[Picture, ...]
+    index: Mapping[str, int]  # a session's file -> its picture
+    left_out: tuple[str, ...] = ()  # one line for each cover too large for the page
 
 
 @dataclass(frozen=True)
@@ -116,10 +113,14 @@ class _Place:
     names: tuple[str, ...]
 
 
-def write_library(folder: Path, progress: Progress | None = None) -> Library:
-    """Write folder/index.html listing every session MP3 under folder.
+def write_library(
+    folder: Path, progress: Progress | None = None, feed: str | None = None
+) -> Library:
+    """Write folder/index.html listing every session under folder; with ``feed`` (the URL the
+    folder is served at, see ``feed.feed_base``) folder/feed.xml too, and the chapters and
+    covers it points at, beside each file.
 
-    ``progress`` is told (stage, done, total) as the MP3s are read, when there are MANY_FILES.
+    ``progress`` is told (stage, done, total) as the files are read, when there are MANY_FILES.
     """
     if not folder.exists():
         raise OutputError(
@@ -132,15 +133,33 @@ def write_library(folder: Path, progress: Progress | None = None) -> Library:
         )
     page = folder / PAGE_NAME
     found = survey(folder, progress)
-    text = page_html(found.groups, printable(str(folder)))
+    covers = page_covers(found.groups)
+    text = page_html(found.groups, folder_name(folder), covers)
+    write_or_explain(page, text)
+    warnings = found.warnings + tuple(
+        f"{line} Give it a smaller cover (--set cover=FILE) to see it there."
+        for line in covers.left_out
+    )
+    if feed is None:
+        return Library(page, warnings)
+    apart = distinctions([session for group in found.groups for session in group.sessions])
+    return Library(page, warnings, write_feed(folder, found.groups, feed, apart))
+
+
+def write_or_explain(path: Path, data: str | bytes) -> None:
+    """Write the file atomically, or say in one line why it cannot be written."""
     try:
-        write_atomically(page, text)
+        write_atomically(path, data)
     except OSError as error:  # read-only folder, disk full…
         raise OutputError(
-            f"cannot write {printable(str(page))}: {error.strerror or error}",
+            f"cannot write {printable(str(path))}: {error.strerror or error}",
             fix="Check that the folder is writable and the disk has space.",
         ) from None
-    return Library(page, found.warnings)
+
+
+def folder_name(folder: Path) -> str:
+    """The folder as the page shows it: its own name, never the path above it ("output")."""
+    return printable(folder.resolve().name or "/")
 
 
 def write_library_page(folder: Path) -> Path:
@@ -149,13 +168,14 @@ def write_library_page(folder: Path) -> Path:
 
 
 def find_sessions(folder: Path) -> tuple[Group, ...]:
-    """Every MP3 under folder, grouped by folder (survey's groups, without its warnings)."""
+    """Every audio file under folder, grouped by folder (survey's groups, without warnings)."""
     return survey(folder).groups
 
 
 def survey(folder: Path, progress: Progress | None = None) -> Found:
-    """Every MP3 under folder, grouped by folder: the folder itself first, then its subfolders;
-    and one warning line for each file left out or beside an MP3 and not read."""
+    """Every audio file (MP3, M4B, Opus) under folder, grouped by folder: the folder itself
+    first, then its subfolders; and one warning line for each file left out or beside one and
+    not read."""
     warnings: list[str] = []
     places = _places(folder, warnings.append)
     total = sum(len(place.names) for place in places)
@@ -182,11 +202,11 @@ def _group(place: _Place, warn: Warn, read_one: Callable[[], None]) -> Group:
         sessions.append(session_for(place.here / name, place.prefix + name, title, warn))
         read_one()
     folder = place.prefix.rstrip("/")
-    return Group(folder, playlist.title or folder, tuple(sessions))
+    return Group(folder, playlist.title or folder, tuple(sessions), bool(playlist.order))
 
 
 def _places(folder: Path, warn: Warn) -> list[_Place]:
-    """The folders under folder that hold MP3s to list, hidden ones (".cache") left out."""
+    """The folders under folder that hold audio files to list, hidden ones (".cache") left out."""
 
     def unreadable(error: OSError) -> None:
         where, reason = printable(str(error.filename or folder)), error.strerror
@@ -210,8 +230,8 @@ def _places(folder: Path, warn: Warn) -> list[_Place]:
 
 
 def _listable(here: Path, name: str, warn: Warn) -> bool:
-    """Whether here/name is an MP3 to list; warn says why one is not (never opening it)."""
-    if not name.lower().endswith(".mp3") or name.startswith("."):
+    """Whether here/name is an audio file to list; warn says why one is not (never opening it)."""
+    if not name.lower().endswith(LISTED_SUFFIXES) or name.startswith("."):
         return False
     if not _named(here, name, "", warn):
         return False
@@ -247,28 +267,37 @@ def _named(here: Path, name: str, what: str, warn: Warn) -> bool:
 
 
 def session_for(
-    mp3: Path, file: str, playlist_title: str = "", warn: Warn | None = None
+    audio: Path, file: str, playlist_title: str = "", warn: Warn | None = None
 ) -> Session:
-    """One MP3 with what its sidecars say; an MP3 without them is still listed, by its name,
-    with the length its MPEG headers give (None: the page reads it from the audio as it loads)."""
-    json_file, vtt, tell = mp3.with_suffix(".json"), mp3.with_suffix(".vtt"), warn or _untold
-    lost = f"so {printable(str(mp3.name))} is listed without"
-    sidecar = read_sidecar(mp3, _ignored(json_file, f"{lost} its title and chapters", tell))
+    """One audio file with what its sidecars and its own tags say; a file without sidecars is
+    still listed, by its name, with the length its headers give (None: the page reads it from
+    the audio as it loads)."""
+    json_file, vtt, tell = audio.with_suffix(".json"), audio.with_suffix(".vtt"), warn or _untold
+    lost = f"so {printable(str(audio.name))} is listed without"
+    sidecar = read_sidecar(audio, _ignored(json_file, f"{lost} its title and chapters", tell))
     transcript = read_vtt(vtt, _ignored(vtt, f"{lost} the transcript it holds", tell))
+    tags = read_listing(audio)
     if sidecar is None:
-        title = playlist_title or mp3.stem.replace("_", " ").replace("-", " ").strip() or mp3.name
-        return Session(title, file, mp3_seconds(mp3), (), transcript)
+        name = audio.stem.replace("_", " ").replace("-", " ").strip() or audio.name
+        return Session(
+            playlist_title or name, file, tags.seconds, (), transcript, tags.description, tags.cover
+        )
     return Session(
-        playlist_title or sidecar.title or mp3.stem,  # a program's day title says which day
+        playlist_title or sidecar.title or audio.stem,  # a program's day title says which day
         file,
-        sidecar.seconds if sidecar.seconds is not None else mp3_seconds(mp3),
+        sidecar.seconds if sidecar.seconds is not None else tags.seconds,
         sidecar.chapters,
         transcript or sidecar.speech,
+        tags.description,
+        tags.cover,
+        sidecar.voices,
+        sidecar.ambiences,
+        sidecar.channels,
     )
 
 
 def _ignored(path: Path, lost: str, warn: Warn) -> Why:
-    """Why a file beside an MP3 was not read, as warn's one line: what, where, how to fix it."""
+    """Why a file beside an audio file was not read, as warn's one line: what, where, the fix."""
     return lambda reason: warn(
         f"ignored {printable(str(path))}: {reason}, {lost}. Remove it, or render the session again."
     )
@@ -350,53 +379,137 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     )
 
 
-def page_data(groups: Sequence[Group]) -> str:
+def page_data(groups: Sequence[Group], covers: Covers | None = None) -> str:
     """The page's data as JSON that is safe inside a <script> element.
 
     '<', '>' and '&' only occur inside JSON strings, so writing them as \\u escapes changes no
-    value while making '</script>' and '<!--' impossible in the element's text.
+    value while making '</script>' and '<!--' impossible in the element's text. Times are
+    seconds: the page's script writes every one of them, as the audio player writes its own.
     """
+    shown = covers if covers is not None else page_covers(groups)
+    apart = distinctions([session for group in groups for session in group.sessions])
     document = {
+        "covers": [
+            {"src": cover.uri, "type": cover.mime, "sizes": cover.sizes} for cover in shown.pictures
+        ],
         "groups": [
             {
                 "folder": group.folder,
                 "title": group.title,
+                "program": group.program,
                 "sessions": [
-                    {
-                        "title": session.title,
-                        "file": session.file,
-                        "src": session.src,
-                        "seconds": session.seconds,
-                        "length": session.length,
-                        "chapters": [
-                            {"title": c.title, "start": c.start, "at": _at(c.start)}
-                            for c in session.chapters
-                        ],
-                        "transcript": [
-                            {
-                                "start": line.start,
-                                "end": line.end,
-                                "at": _at(line.start),
-                                "text": line.text,
-                            }
-                            for line in session.transcript
-                        ],
-                    }
+                    _session_data(session, shown.index.get(session.file), apart[session.file])
                     for session in group.sessions
                 ],
             }
             for group in groups
-        ]
+        ],
     }
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def page_html(groups: Sequence[Group], folder_name: str) -> str:
-    """The whole page: the list when there are sessions, else how to render the first one."""
+def _session_data(session: Session, cover: int | None, apart: Sequence[str]) -> dict[str, object]:
+    return {
+        "title": session.title,
+        "file": session.file,
+        "src": session.src,
+        "seconds": session.seconds,
+        "description": session.description,
+        "cover": cover,
+        "apart": list(apart),
+        "chapters": [{"title": c.title, "start": c.start} for c in session.chapters],
+        "transcript": [
+            {"start": line.start, "end": line.end, "text": line.text} for line in session.transcript
+        ],
+    }
+
+
+def page_covers(groups: Sequence[Group]) -> Covers:
+    """The covers the page embeds: each distinct one once, none over MAX_PAGE_COVER_BYTES, and
+    none past MAX_PAGE_COVERS_BYTES in all; a line for each left out."""
+    pictures: list[Picture] = []
+    seen: dict[bytes, int] = {}
+    index: dict[str, int] = {}
+    left_out: list[str] = []
+    total = 0
+    for session in (session for group in groups for session in group.sessions):
+        image = picture(session.cover) if session.cover else None
+        if image is None:
+            continue
+        if image.data not in seen:
+            megabytes = f"{len(image.data) / 1_000_000:.1f} MB"
+            if len(image.data) > MAX_PAGE_COVER_BYTES:
+                left_out.append(
+                    f"left the cover of {printable(session.file)} out of the page: it is "
+                    f"{megabytes}, over the {MAX_PAGE_COVER_BYTES // 1_000_000} MB a page embeds."
+                )
+                continue
+            if total + len(image.data) > MAX_PAGE_COVERS_BYTES:
+                left_out.append(
+                    f"left the cover of {printable(session.file)} out of the page: its covers "
+                    f"came to {MAX_PAGE_COVERS_BYTES // 1_000_000} MB, as many as a page holds."
+                )
+                continue
+            seen[image.data] = len(pictures)
+            pictures.append(image)
+            total += len(image.data)
+        index[session.file] = seen[image.data]
+    return Covers(tuple(pictures), index, tuple(left_out))
+
+
+def distinctions(sessions: Sequence[Session]) -> dict[str, tuple[str, ...]]:
+    """What tells apart sessions of one title, each file's in a few words ("stereo", "ocean
+    ambience", "voice joe"): only what differs among them (the length the page shows anyway);
+    nothing for a title that only one session has."""
+    same_title: dict[str, list[Session]] = {}
+    for session in sessions:
+        same_title.setdefault(session.title.casefold(), []).append(session)
+    apart: dict[str, tuple[str, ...]] = {session.file: () for session in sessions}
+    for namesakes in same_title.values():
+        if len(namesakes) < 2:
+            continue
+        facets = [tuple(facet(session) for facet in FACETS) for session in namesakes]
+        differing = [n for n in range(len(FACETS)) if len({labels[n] for labels in facets}) > 1]
+        for session, labels in zip(namesakes, facets, strict=True):
+            apart[session.file] = tuple(labels[n] for n in differing if labels[n])
+    return apart
+
+
+def _channels_label(session: Session) -> str:
+    return {1: "mono", 2: "stereo"}.get(session.channels or 0, "")
+
+
+def _ambience_label(session: Session) -> str:
+    """ "ocean ambience", "no ambience"; nothing where no timeline says (a foreign file)."""
+    if session.channels is None:
+        return ""
+    names = ", ".join(_sound_name(name) for name in session.ambiences)
+    return f"{names} ambience" if names else "no ambience"
+
+
+def _voice_label(session: Session) -> str:
+    names = ", ".join(_sound_name(voice) for voice in session.voices)
+    return f"{'voices' if len(session.voices) > 1 else 'voice'} {names}" if names else ""
+
+
+FACETS: tuple[Callable[[Session], str], ...] = (_channels_label, _ambience_label, _voice_label)
+
+
+def _sound_name(name: str) -> str:
+    """A voice or a sound as a listener knows it, never a path: "piper:joe" -> "joe",
+    "pyttsx3:gmw/en-us" -> "en-us", "/home/sam/rain.wav" -> "rain"."""
+    last = re.split(r"[:/\\]", name.strip())[-1]
+    return (last.rsplit(".", 1)[0] if "." in last[1:] else last) or "unnamed"
+
+
+def page_html(groups: Sequence[Group], folder_name: str, covers: Covers | None = None) -> str:
+    """The whole page: the list when there are sessions, else how to render the first one.
+
+    ``folder_name`` is the folder's own name (folder_name()): the page shows no path above it."""
     sessions = [session for group in groups for session in group.sessions]
     known = [session.seconds for session in sessions if session.seconds is not None]
-    total = f" ({format_clock(sum(known))})" if sessions and len(known) == len(sessions) else ""
+    total = f" ({player_clock(sum(known))})" if sessions and len(known) == len(sessions) else ""
     template = _templates().get_template(PAGE_TEMPLATE)
     return template.render(
         sessions=bool(sessions),
@@ -405,7 +518,7 @@ def page_html(groups: Sequence[Group], folder_name: str) -> str:
         example=shlex.quote(f"{folder_name.rstrip('/') or '.'}/hip-release.mp3"),
         style=Markup(_asset("page.css")),  # noqa: S704 - our own file, not a user's text
         script=Markup(_asset("page.js")),  # noqa: S704 - our own file, not a user's text
-        data=Markup(page_data(groups)),  # noqa: S704 - JSON with <, > and & escaped (page_data)
+        data=Markup(page_data(groups, covers)),  # noqa: S704 - JSON with <, > and & escaped
     )
 
 
@@ -422,11 +535,6 @@ def _templates() -> jinja2.Environment:
 
 def _asset(name: str) -> str:
     return (ASSETS / name).read_text(encoding="utf-8")
-
-
-def _at(seconds: float) -> str:
-    """Where a chapter or line starts, never rounded up past it."""
-    return format_clock(math.floor(seconds))
 
 
 def _vtt_seconds(text: str) -> float | None:
