@@ -10,7 +10,7 @@ PIP := $(BIN)/pip install --disable-pip-version-check --progress-bar on
 RUNTIME := $(VENV)/.installed
 DEVELOPMENT := $(VENV)/.installed-dev
 
-.PHONY: demo test lint system-deps sounds bench bench-voices clean
+.PHONY: demo test lint system-deps sounds bench bench-batch bench-voices clean
 
 demo: $(RUNTIME)
 	@echo; echo "==> Rendering output/hip-release.mp3: a session of about 45 minutes; rendering it takes a minute or two"
@@ -40,7 +40,7 @@ $(DEVELOPMENT): $(RUNTIME)
 	@echo; echo "==> System packages for the tests: chromium, libatomic1 (only those missing)"
 	@bash tools/install-system-deps.sh --test
 	@echo; echo "==> Adding the development tools to $(VENV)"
-	$(PIP) -e '.[dev,piper]'
+	$(PIP) -e '.[dev,piper,ray]'
 	touch $@
 
 # Remake the synthesised bells in sounds/ (they are committed; run after editing the script).
@@ -52,6 +52,11 @@ sounds: $(RUNTIME)
 # prints a markdown table for README's "Performance".
 bench: $(RUNTIME)
 	$(BIN)/python tools/bench_render.py
+
+# A batch of personalised sessions against one CLI render each: CPU a row, 2 workers against 1,
+# orchestration, resumption, memory (see README, "Rendering many sessions"). About 3 minutes.
+bench-batch: $(RUNTIME)
+	$(BIN)/python tools/bench_batch.py
 
 # Word error rate (pocketsphinx) and speed of every installed English voice (see README, "Voices").
 bench-voices: $(DEVELOPMENT)

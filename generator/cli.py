@@ -22,6 +22,10 @@ import typer.core
 from generator import __version__
 from generator.base.durations import format_clock, format_clock_ms, format_seconds, parse_seconds
 from generator.base.text import counted, printable
+from generator.batch.engines import Engine, LocalEngine
+from generator.batch.run import Batch, batch_exit_code, batch_summary
+from generator.batch.run import run as run_batch
+from generator.commands.batch_display import BatchDisplay
 from generator.commands.describe import describe_lines, program_lines
 from generator.commands.library_page.feed import feed_base
 from generator.commands.library_page.page import write_library
@@ -732,6 +736,106 @@ def library_command(
     if library.feed is not None:
         feed_url = f"{base}{library.feed.name}"
         typer.echo(f"Wrote {printable(str(library.feed))} (subscribe to {printable(feed_url)})")
+
+
+@app.command()
+def batch(
+    rows: Annotated[
+        Path,
+        typer.Argument(
+            metavar="ROWS",
+            help="A CSV or JSONL manifest: a row a session (id, session, settings, set.KEY).",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="OUTDIR",
+            help="The folder (or filesystem URL: file://, s3://…) to render into: ID.mp3 a "
+            "row, and report.jsonl [default: output/ROWS-NAME/]",
+            show_default=False,
+        ),
+    ] = None,
+    cache: Annotated[
+        str | None,
+        typer.Option(
+            "--cache",
+            metavar="URL",
+            help="A speech cache every machine of a cluster reads (file:// on a shared mount, "
+            "s3://…), through this machine's own.",
+            show_default=False,
+        ),
+    ] = None,
+    jobs: Annotated[
+        str | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            metavar="N",
+            help="Rows rendered at once [default: one per core]",
+            show_default=False,
+        ),
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            metavar="local|ray",
+            help="Where the work runs: this machine's processes, or a Ray cluster (with the "
+            "'ray' extra installed).",
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            metavar="HOST:PORT",
+            help="The Ray cluster to join [default: RAY_ADDRESS, else a cluster on this machine]",
+            show_default=False,
+        ),
+    ] = None,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first row that fails.")
+    ] = False,
+    scripts: ScriptsOption = None,
+) -> None:
+    """Render every row of ROWS: thousands of personalised sessions, their work shared.
+
+    Every row is checked first (a mistake is refused at ROWS:LINE before any work); the speech
+    all rows need is made once; then the rows render in parallel. Run it again and the rows
+    already made from the same inputs are skipped. Exit status 0 when every row succeeded.
+    """
+    config = load_config()
+    workers = _whole_number("--jobs", jobs) or os.cpu_count() or 1
+    if workers < 1:
+        raise SettingsError(f"--jobs {jobs} is not a count of processes", fix="Write --jobs 2.")
+    work = Batch(
+        rows, output or config.output / rows.stem, _catalogue(scripts),
+        ClipCache(default_cache_dir()), workers, fail_fast, config.settings, cache or "",
+    )  # fmt: skip
+    display = BatchDisplay()
+    runner = _batch_engine(engine, address, workers)
+    try:
+        progress = run_batch(work, display, runner)
+    finally:
+        display.close()
+        runner.close()
+    typer.echo(batch_summary(progress, work.place))
+    if progress.failed:
+        raise typer.Exit(batch_exit_code(progress))
+
+
+def _batch_engine(name: str, address: str | None, workers: int) -> Engine:
+    if name == "local":
+        return LocalEngine(workers)
+    if name == "ray":
+        from generator.batch.ray_engine import RayEngine  # Ray takes seconds to import
+
+        return RayEngine(address=address, workers=workers)
+    raise SettingsError(f"--engine {name} is not local or ray", fix="Write --engine local.")
 
 
 @app.command()

@@ -421,9 +421,11 @@ def render(
     progress: Progress | None = None,
     target: Fraction | None = None,
     album: Album | None = None,
+    speech_workers: int | None = None,
 ) -> Rendered:
     """Synthesise, place, mix and encode the session into output (.mp3, .m4b or .opus) and its
-    sidecars."""
+    sidecars. Missing speech is made in ``speech_workers`` processes (a core each by default;
+    0: in this process, as a batch's renderers do)."""
     report = progress or (lambda stage, done, total: None)
     check_container(output)  # the sidecars take the same stem: x.json would collide
     inputs = session_inputs(prepared.recipe, prepared.templates, prepared.cues, catalogue)
@@ -442,6 +444,7 @@ def render(
         lambda made, total: report("Speaking", made, total),
         _beds(prepared, catalogue, target),
         settings.sentence_pause,
+        speech_workers,
     )
     build = _timelines(prepared, clips)
 

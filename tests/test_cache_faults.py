@@ -137,7 +137,7 @@ REQUEST = SpeechRequest("fixed", "fixed:one", 150, "Rest here.")
 
 def cached_clip(tmp_path: Path) -> Clip:
     """The clip as a working cache gives it back to the render."""
-    assert synthesis._clip_in_worker(REQUEST, tmp_path / "good") == ""  # stored: nothing sent
+    assert synthesis.clip_in_worker(REQUEST, tmp_path / "good") == ""  # stored: nothing sent
     clip = ClipCache(tmp_path / "good").load(REQUEST)
     assert clip is not None
     return clip
@@ -146,7 +146,7 @@ def cached_clip(tmp_path: Path) -> Clip:
 @pytest.mark.usefixtures("fixed_engine")
 def test_a_worker_sends_back_the_clip_it_cannot_store(tmp_path: Path) -> None:
     cache = under_a_file(tmp_path)
-    outcome = synthesis._clip_in_worker(REQUEST, cache)
+    outcome = synthesis.clip_in_worker(REQUEST, cache)
     assert isinstance(outcome, Unstored)
     assert outcome.reason == "Not a directory"
     assert not cache.exists()
@@ -169,7 +169,7 @@ def test_any_store_error_sends_the_clip_back_with_its_reason(
         raise OSError(code, os.strerror(code), str(self.path(request)))
 
     monkeypatch.setattr(ClipCache, "store", refused)
-    outcome = synthesis._clip_in_worker(REQUEST, tmp_path / "full")
+    outcome = synthesis.clip_in_worker(REQUEST, tmp_path / "full")
     assert isinstance(outcome, Unstored)
     assert outcome.reason == os.strerror(code)
     clip = synthesis._made_clip(REQUEST, ClipCache(tmp_path), {REQUEST: outcome})
@@ -180,7 +180,7 @@ def test_any_store_error_sends_the_clip_back_with_its_reason(
 @pytest.mark.usefixtures("fixed_engine")
 def test_a_clip_that_is_not_sent_back_is_still_read_from_the_cache_checked(tmp_path: Path) -> None:
     cache = ClipCache(tmp_path / "good")
-    assert synthesis._clip_in_worker(REQUEST, cache.root) == ""
+    assert synthesis.clip_in_worker(REQUEST, cache.root) == ""
     cache.path(REQUEST).write_bytes(cache.path(REQUEST).read_bytes()[:-2])  # torn after storing
     with pytest.raises(SynthesisError, match="could not be read back"):
         synthesis._made_clip(REQUEST, cache, {})
@@ -200,6 +200,7 @@ def test_render_clips_tell_a_cache_warning_once_a_render(monkeypatch: pytest.Mon
     def made(
         requests: Iterable[SpeechRequest],
         cache: ClipCache,
+        workers: int | None,
         on_clip: Callable[[int], None],
         on_warning: Callable[[str], None],
     ) -> dict[SpeechRequest, Clip]:

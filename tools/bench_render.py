@@ -125,10 +125,12 @@ class Run:
     seconds: float
     peak_mb: float = 0.0  # 0: not measured
     stdout: str = ""
+    cpu: float = 0.0  # seconds, user and system, the process and every child it waited for
 
 
 def run(command: list[str], env: Mapping[str, str], stdin: Path | None = None) -> Run:
-    """Wall time and peak resident memory of one child process (os.wait4 reports both)."""
+    """Wall time, CPU time and peak resident memory of one child process, its own children
+    counted (os.wait4 reports them)."""
     with tempfile.TemporaryFile() as out, Path(stdin or os.devnull).open("rb") as feed:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdin=feed, stdout=out, env=dict(env))
@@ -138,7 +140,8 @@ def run(command: list[str], env: Mapping[str, str], stdin: Path | None = None) -
         text = out.read().decode(errors="replace")
     if status != 0:
         raise SystemExit(f"failed ({status}): {' '.join(command)}\n{text}")
-    return Run(seconds, usage.ru_maxrss / 1024, text)  # ru_maxrss is in KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, usage.ru_maxrss / 1024, text, cpu)  # ru_maxrss is in KiB on Linux
 
 
 @dataclass(frozen=True)

@@ -223,8 +223,10 @@ class RenderClips:
         on_clips: Callable[[int, int], None],
         beds: Mapping[str, Samples] | None = None,
         sentence_pause: Fraction = Fraction(1),
+        workers: int | None = None,
     ) -> None:
         self.lexicons = lexicons
+        self.workers = workers  # speech processes (synthesize_all's: None a core each, 0 none)
         self.sentence_pause = sentence_pause
         self.volume = volume
         self.cache = cache
@@ -282,7 +284,11 @@ class RenderClips:
             self.on_clips(self.made, total)
 
         clips = synthesize_all(
-            missing.values(), self.cache, on_clip=clip_done, on_warning=self._warn
+            missing.values(),
+            self.cache,
+            workers=self.workers,
+            on_clip=clip_done,
+            on_warning=self._warn,
         )
         for said, request in missing.items():
             clip = clips[request]

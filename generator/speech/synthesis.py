@@ -13,18 +13,16 @@ folder should be) sends the clip itself back, and the render goes on with a warn
 from __future__ import annotations
 
 import concurrent.futures as futures
-import contextlib
-import multiprocessing
 import os
 import signal
 import sys
-import threading
 import wave
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
+from generator.base.pools import interrupts_ignored, spawn_pool, stop_pool
 from generator.base.samples import (
     SAMPLE_RATE,
     Samples,
@@ -61,7 +59,8 @@ def synthesize_all(
     on_clip: ProgressCallback | None = None,
     on_warning: WarningCallback | None = None,
 ) -> dict[SpeechRequest, Clip]:
-    """Clips for every distinct request: from the cache where present, else made in parallel.
+    """Clips for every distinct request: from the cache where present, else made in parallel
+    in ``workers`` processes (a process a core by default; 0: in this process).
 
     A cache that cannot be written does not stop the clips: they are used for this call only,
     and ``on_warning`` is told once.
@@ -75,7 +74,9 @@ def synthesize_all(
         else:
             clips[request] = cached
     unstored: dict[SpeechRequest, Unstored] = {}  # made, but not in the cache
-    if missing:
+    if missing and workers == 0:  # in this process: one of a batch's renderers (no pool in it)
+        unstored = _make_clips_here(missing, cache, on_clip)
+    elif missing:
         unstored = _make_clips(missing, cache, workers or os.cpu_count() or 1, on_clip)
     if unstored and on_warning:
         on_warning(cache_unwritable(cache.root, next(iter(unstored.values())).reason))
@@ -104,72 +105,61 @@ def _made_clip(
     return made
 
 
+def _make_clips_here(
+    missing: list[SpeechRequest], cache: ClipCache, on_clip: ProgressCallback | None
+) -> dict[SpeechRequest, Unstored]:
+    """Make the clips one by one in this process, its engines kept for the next call: for a
+    worker that is itself one of a pool's (a batch's renderers), where a pool of its own would
+    start the voice model again for every row and oversubscribe the cores."""
+    unstored: dict[SpeechRequest, Unstored] = {}
+    for request in missing:
+        outcome = clip_in_worker(request, cache.root)
+        if isinstance(outcome, Unstored):
+            unstored[request] = outcome
+        elif outcome:
+            raise synthesis_failed(request, outcome)
+        if on_clip:
+            on_clip(1)
+    return unstored
+
+
+def synthesis_failed(request: SpeechRequest, outcome: str) -> SynthesisError:
+    """The error for a clip a worker could not make (``outcome``: its error text)."""
+    return SynthesisError(
+        f"speech synthesis failed for {request.text[:60]!r}: {outcome}",
+        fix="Check that eSpeak NG works: espeak-ng 'hello'",
+    )
+
+
 def _make_clips(
     missing: list[SpeechRequest], cache: ClipCache, workers: int, on_clip: ProgressCallback | None
 ) -> dict[SpeechRequest, Unstored]:
     """Make the clips in worker processes; returns those the cache would not take."""
     unstored: dict[SpeechRequest, Unstored] = {}
-    context = multiprocessing.get_context("spawn")
-    pool = futures.ProcessPoolExecutor(
-        max_workers=max(1, min(workers, len(missing))),
-        mp_context=context,
-        initializer=_quiet_worker,
-    )
+    pool = spawn_pool(min(workers, len(missing)), _quiet_worker)
     try:
-        with _workers_ignore_interrupts():  # the pool starts its processes as jobs are submitted
-            jobs = {pool.submit(_clip_in_worker, req, cache.root): req for req in missing}
+        with interrupts_ignored():  # the pool starts its processes as jobs are submitted
+            jobs = {pool.submit(clip_in_worker, req, cache.root): req for req in missing}
         for job in futures.as_completed(jobs, timeout=CLIP_TIMEOUT * len(missing)):
             outcome = job.result()
             if isinstance(outcome, Unstored):
                 unstored[jobs[job]] = outcome
             elif outcome:
-                raise SynthesisError(
-                    f"speech synthesis failed for {jobs[job].text[:60]!r}: {outcome}",
-                    fix="Check that eSpeak NG works: espeak-ng 'hello'",
-                )
+                raise synthesis_failed(jobs[job], outcome)
             if on_clip:
                 on_clip(1)
     except futures.TimeoutError:
-        _stop_workers(pool)
+        stop_pool(pool)
         raise SynthesisError(
             "speech synthesis timed out", fix="Check that eSpeak NG works."
         ) from None
     except BaseException:  # an error, Ctrl-C or SIGTERM: the workers end with the render
-        _stop_workers(pool)
+        stop_pool(pool)
         for request in missing:  # a worker stopped while writing leaves its temporary file
             remove_stale(cache.path(request))
         raise
     pool.shutdown(wait=True)
     return unstored
-
-
-@contextlib.contextmanager
-def _workers_ignore_interrupts() -> Iterator[None]:
-    """Processes started in this block ignore SIGINT from their first instruction.
-
-    A Ctrl-C in the terminal goes to every process of the foreground group. The workers leave
-    it to the parent, which stops them; a worker that took it while importing would print a
-    traceback. An ignored signal is inherited across exec, a handler is not. A Ctrl-C during
-    these few milliseconds of starting processes is lost: the user presses it again.
-    """
-    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _stop_workers(pool: futures.ProcessPoolExecutor) -> None:
-    """End the workers now: a hung eSpeak would make a polite shutdown wait for ever."""
-    processes = list(pool._processes.values())  # no public way before Python 3.14
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join(timeout=5)
 
 
 _worker_engines: dict[str, SpeechEngine] = {}
@@ -178,12 +168,12 @@ _worker_engines: dict[str, SpeechEngine] = {}
 def _quiet_worker() -> None:
     """A worker's stdout goes nowhere: pyttsx3 prints "Audio saved to …" from its own thread,
     sometimes after a redirect around the call has ended, into the user's terminal. And a worker
-    ignores Ctrl-C: the parent decides, and stops the workers (see _workers_ignore_interrupts)."""
+    ignores Ctrl-C: the parent decides, and stops the workers (``base/pools.py``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.stdout = Path(os.devnull).open("w", encoding="utf-8")  # noqa: SIM115 - as long as the worker
 
 
-def _clip_in_worker(request: SpeechRequest, cache_root: Path) -> str | Unstored:
+def clip_in_worker(request: SpeechRequest, cache_root: Path) -> str | Unstored:
     """Make one clip in a worker process and store it in the cache.
 
     Returns "" once the clip is in the cache (the parent reads it from there), the clip itself
