@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
@@ -22,13 +22,8 @@ import typer.core
 from generator import __version__
 from generator.base.durations import format_clock, format_clock_ms, format_seconds, parse_seconds
 from generator.base.text import counted, printable
-from generator.batch.engines import Engine, LocalEngine
-from generator.batch.run import Batch, batch_exit_code, batch_summary
-from generator.batch.run import run as run_batch
-from generator.commands.batch_display import BatchDisplay
 from generator.commands.describe import describe_lines, program_lines
-from generator.commands.library_page.feed import feed_base
-from generator.commands.library_page.page import write_library
+from generator.commands.listing import listing
 from generator.commands.player import play as play_file
 from generator.commands.scaffold import scaffold
 from generator.commands.timed_plan import plan_lines
@@ -44,9 +39,7 @@ from generator.session import (
     Prepared,
     Rendered,
     estimate,
-    estimated_lengths,
     prepare,
-    reach,
     render,
     render_from,
     render_program,
@@ -56,6 +49,9 @@ from generator.session import (
 from generator.speech.cache import ClipCache, default_cache_dir
 from generator.speech.voices import auto_voice, installed_engines, start_engine
 from generator.writing.output_checks import check_not_input
+
+if TYPE_CHECKING:  # imported where used: `stillpoint list` and `script` start without them
+    from generator.batch.engines import Engine
 
 TIMER_SESSION = "timer"  # the built-in session behind `stillpoint timer`
 
@@ -326,30 +322,8 @@ def _warn(lines: tuple[str, ...]) -> None:
 @app.command("list")
 def list_sessions(scripts: ScriptsOption = None) -> None:
     """List the sessions you can render: name, estimated length, the range --minutes can reach."""
-    catalogue = _catalogue(scripts)
-    config = load_config()
-    for name in catalogue.sessions():
-        try:
-            prepared = prepare(name, catalogue, defaults=config.settings)
-            _, usual, _ = estimated_lengths(prepared, catalogue)
-            shortest, longest = reach(prepared, catalogue)
-            length = format_clock(float(usual))
-            span = (
-                f"{format_clock(float(shortest))}-{format_clock(float(longest))}"
-                if longest - shortest >= 1
-                else "fixed"
-            )
-            title = prepared.recipe.title
-        except StillpointError as error:
-            length, span, title = "  ?  ", "", f"(broken: {error.message()})"
-        typer.echo(f"{name:<24} ~{length}  {span:<15}  {title}")
-    for name, path in catalogue.programs().items():
-        try:
-            program = load_program(path)
-            title = f"{program.title} ({counted(len(program.days), 'day')})"
-        except StillpointError as error:
-            title = f"(broken: {error.message()})"
-        typer.echo(f"{name:<24}  program                 {title}")
+    for row in listing(_catalogue(scripts), load_config().settings, default_cache_dir()):
+        typer.echo(row.line())
 
 
 @app.command()
@@ -728,6 +702,9 @@ def library_command(
     with its player, length, cover, chapters as buttons and the transcript following along; it
     remembers where each was left. With --feed, a podcast feed of the folder too.
     """
+    from generator.commands.library_page.feed import feed_base  # only this command needs them
+    from generator.commands.library_page.page import write_library
+
     base = feed_base(feed) if feed is not None else None  # a bad URL: one line, nothing written
     with _Progress() as progress:  # a bar on a terminal, for a folder of many MP3s
         library = write_library(folder or load_config().output, progress, base)
@@ -812,6 +789,10 @@ def batch(
     workers = _whole_number("--jobs", jobs) or os.cpu_count() or 1
     if workers < 1:
         raise SettingsError(f"--jobs {jobs} is not a count of processes", fix="Write --jobs 2.")
+    from generator.batch.run import Batch, batch_exit_code, batch_summary  # only batch needs them
+    from generator.batch.run import run as run_batch
+    from generator.commands.batch_display import BatchDisplay
+
     work = Batch(
         rows, output or config.output / rows.stem, _catalogue(scripts),
         ClipCache(default_cache_dir()), workers, fail_fast, config.settings, cache or "",
@@ -829,6 +810,8 @@ def batch(
 
 
 def _batch_engine(name: str, address: str | None, workers: int) -> Engine:
+    from generator.batch.engines import LocalEngine
+
     if name == "local":
         return LocalEngine(workers)
     if name == "ray":

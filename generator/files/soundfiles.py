@@ -8,6 +8,7 @@ comes back mono, at the session's rate. Each role reads at most the seconds it c
 from __future__ import annotations
 
 import functools
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from generator.base.samples import SAMPLE_RATE, Samples, resample
 from generator.errors import StillpointError
 from generator.files import ffmpeg
 from generator.files.userfiles import display_path, regular_file
+from generator.files.wav import read_wav
 
 READABLE = "a sound file ffmpeg can read (WAV, FLAC, OGG, MP3…)"
 
@@ -52,7 +54,23 @@ def _bell(real: Path, mtime: int, size: int, rate: int, given: str) -> Samples:
     """A bell's samples, decoded once per process while its file is unchanged (its mtime and
     size in the key): `list` estimates every session, each ringing the same two bells."""
     del mtime, size  # in the key only
-    return _decoded(Path(given), BELL, rate, None)
+    plain = _plain_wav(Path(given), rate)
+    return plain if plain is not None else _decoded(Path(given), BELL, rate, None)
+
+
+def _plain_wav(path: Path, rate: int) -> Samples | None:
+    """A mono 16-bit PCM WAV at ``rate`` (the built-in bells), read here; None for any other
+    file, which ffmpeg decodes. The same samples as ffmpeg's (compared in the tests), without
+    starting ffprobe and ffmpeg: 0.4 of `stillpoint script`'s 0.9 s (cProfile)."""
+    try:
+        with wave.open(str(path), "rb") as reader:
+            layout = (reader.getnchannels(), reader.getsampwidth(), reader.getcomptype())
+            plain = layout == (1, 2, "NONE") and reader.getframerate() == rate
+            if not plain or reader.getnframes() > BELL.max_seconds * rate:
+                return None
+        return read_wav(path)[0]
+    except Exception:  # any file the wave module cannot take is ffmpeg's to read
+        return None  # (a damaged header raises RuntimeError, struct.error… as well as wave.Error)
 
 
 def _decoded(path: Path, role: Role, rate: int, seconds: float | None) -> Samples:
