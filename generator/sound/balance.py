@@ -35,7 +35,7 @@ def loudness_gain(samples: Samples, target_lufs: float, peak_limit_db: float = 0
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
     if rms == 0.0:
         return 1.0
-    meter = LoudnessMeter()
+    meter = LoudnessMeter(peaks=False)
     meter.feed(samples / rms)
     peak = float(np.max(np.abs(samples)))
     return min(db_to_gain(target_lufs - meter.integrated()) / rms, db_to_gain(peak_limit_db) / peak)
@@ -44,7 +44,7 @@ def loudness_gain(samples: Samples, target_lufs: float, peak_limit_db: float = 0
 def voice_gain(clips: Sequence[Samples]) -> float:
     """One gain for all of a voice's clips, bringing them together to SPEECH_LUFS: sentences
     keep their natural differences."""
-    meter = LoudnessMeter()
+    meter = LoudnessMeter(peaks=False)  # loudness only: the peaks are mastering's
     for clip in clips:
         meter.feed(clip)
     measured = meter.integrated()

@@ -76,6 +76,7 @@ RELEASE_FLOOR_DB = 0.001  # a release ends here, so gain is exactly 1 again betw
 _LIMIT_PASSES = 3
 
 _MAX_PIECE_SECONDS = 1  # a long feed is measured in pieces that stay in the CPU cache
+_BOUND_BLOCK = 16  # samples: blocks whose neighbourhood's loudest sample bounds their points
 _BETWEEN_PIECE = 1 << 15  # samples oversampled at once: their windows' copy stays small (2 MB)
 
 
@@ -263,6 +264,40 @@ def k_weighted(samples: Real, rate: int = SAMPLE_RATE) -> Floats:
     return filtered.reshape(-1)[: samples.size]
 
 
+def k_weighted_energy(samples: Real, block: int, rate: int = SAMPLE_RATE) -> Floats:
+    """One mono clip's K-weighted energy (sum of squares) in consecutive blocks of ``block``
+    samples (the last may be shorter), from silence.
+
+    As ``k_weighted`` filters, but in float32 (half the work; its rounding, about 1e-7 of the
+    energy, is far below what a loudness in LU can show): for estimates made on many clips.
+    """
+    chunk = _step(rate)
+    response = _chunk_response(rate, chunk)
+    count = -(-samples.size // chunk)
+    padded = np.zeros(count * chunk, dtype=np.float32)
+    padded[: samples.size] = samples
+    chunks = padded.reshape(count, chunk)
+    spectra = np.fft.rfft(chunks, n=response.fft_size, axis=-1)
+    spectra *= _single_spectrum(rate, chunk)
+    filtered = np.fft.irfft(spectra, n=response.fft_size, axis=-1)[:, :chunk]
+    shares = chunks.astype(np.float64) @ response.to_state
+    starts = np.empty_like(shares)
+    state = np.zeros(response.carry.shape[0])
+    carry = response.carry.T
+    for index in range(count):
+        starts[index] = state
+        state = state @ carry + shares[index]
+    filtered += (starts @ response.ringing).astype(np.float32)
+    squares = np.square(filtered.reshape(-1)[: samples.size], dtype=np.float64)
+    energy: Floats = np.add.reduceat(squares, np.arange(0, samples.size, block))
+    return energy
+
+
+@functools.cache
+def _single_spectrum(rate: int, chunk: int) -> npt.NDArray[np.complex64]:
+    return _chunk_response(rate, chunk).spectrum.astype(np.complex64)
+
+
 def _step(rate: int) -> int:
     return round(STEP_SECONDS * rate)
 
@@ -376,9 +411,13 @@ def true_peak(samples: Real) -> float:
 
     Mono (n,) or (n, channels): the loudest channel's.
     """
-    follower = _PeakFollower(1 if samples.ndim == 1 else samples.shape[1])
-    follower.feed(_frames(samples))
-    return _to_db(follower.peak())
+    if samples.ndim not in (1, 2):
+        raise ValueError(f"audio must be (samples,) or (samples, channels), not {samples.shape}")
+    if samples.size == 0:
+        return -math.inf
+    # no point can pass the loudest sample where the interpolation bound does not
+    frames = _frames32(samples)
+    return _to_db(_abs_max(_envelope_above(frames, _abs_max(frames))))
 
 
 # --- the meter -----------------------------------------------------------------------------
@@ -393,13 +432,14 @@ class LoudnessMeter:
     the interpolator and one float per 100 ms: an hour is 36 000 floats.
     """
 
-    def __init__(self, rate: int = SAMPLE_RATE, channels: int = 1) -> None:
+    def __init__(self, rate: int = SAMPLE_RATE, channels: int = 1, peaks: bool = True) -> None:
+        """``peaks=False``: loudness only (``true_peak`` then raises): no oversampling."""
         if channels not in (1, 2):
             raise ValueError(f"the meter measures mono or stereo audio, not {channels} channels")
         self.rate, self.channels = rate, channels
         self._step = _step(rate)
         self._filter = _KFilter(rate, channels, self._step)
-        self._peaks = _PeakFollower(channels)
+        self._peaks = _PeakFollower(channels) if peaks else None
         self._pending = np.zeros((channels, 0))
         self._energies: list[Floats] = []  # per step: K-weighted squares, summed over channels
 
@@ -411,7 +451,8 @@ class LoudnessMeter:
             self._feed(frames[:, start : start + piece])
 
     def _feed(self, frames: Floats) -> None:
-        self._peaks.feed(frames)
+        if self._peaks is not None:
+            self._peaks.feed(frames)
         joined = np.concatenate([self._pending, frames], axis=1)
         count = joined.shape[1] // self._step
         if count:
@@ -433,6 +474,8 @@ class LoudnessMeter:
 
     def true_peak(self) -> float:
         """True peak (dBTP) of everything fed so far, over both channels; -inf for silence."""
+        if self._peaks is None:
+            raise RuntimeError("this meter measures loudness only (made with peaks=False)")
         return _to_db(self._peaks.peak())
 
 
@@ -473,30 +516,71 @@ def limit(samples: Samples, ceiling_db: float, rate: int = SAMPLE_RATE) -> Sampl
     maximum of the reduction over the next ATTACK_SECONDS lowers the gain before a peak
     arrives; an exponential release follows each peak; two moving averages over the attack
     smooth the curve without letting it rise above what any peak needs. No sample is clipped.
+
+    Only what can pass the target is worked on: the envelope is oversampled where its bound
+    does (``_envelope_above``), and the gain worked out and applied only on the stretches where
+    it is under 1 (``_reductions``); the rest of the clip is copied as it is.
     """
     if samples.size == 0:
         return samples
-    frames = _frames(samples)
-    envelope = _envelope(frames)  # its maximum is the clip's true peak
+    original = _frames32(samples)
+    target = ceiling_db - LIMIT_MARGIN_DB
+    over = db_to_gain(target)
+    envelope = _envelope_above(original, over)  # its maximum is the clip's true peak
     if _to_db(_abs_max(envelope)) <= ceiling_db:
         return samples
-    target = ceiling_db - LIMIT_MARGIN_DB
+    frames = original.copy()
     peak = math.inf
     for _ in range(_LIMIT_PASSES):  # a second pass, if any, only trims what the first left over
-        frames = frames * _limiter_gain(envelope, target, rate)
-        envelope = _envelope(frames)
+        stretches = _reductions(_needed(envelope, target), rate)
+        for start, reduced in stretches:
+            stretch = frames[:, start : start + reduced.size]
+            stretch[...] = stretch * 10 ** (-reduced / 20)  # in float64, rounded once
+        _envelope_again(frames, envelope, stretches, over)
         peak = _to_db(_abs_max(envelope))
         if peak <= ceiling_db:
             break
     else:  # never seen: a uniform trim of the remainder rather than a clip over the ceiling
-        frames = frames * db_to_gain(target - peak)
+        frames = (frames * db_to_gain(target - peak)).astype(np.float32)
     return frozen(frames.T.reshape(samples.shape))
 
 
-def envelope(samples: Real) -> Floats:
+def _envelope_again(
+    frames: Points, envelope: Points, stretches: list[tuple[int, Floats]], threshold: float
+) -> None:
+    """``envelope`` (from ``_envelope_above(.., threshold)``) brought up to date, in place, after
+    the stretches of ``frames`` were turned down: a sample's value is made from the samples up
+    to 8 either side of it, so only those within 8 of a stretch change; each stretch is looked
+    at again with twice that around it (the values near a piece's cut-off ends are not kept).
+    """
+    size = frames.shape[1]
+    for start, reduced in stretches:
+        first, last = max(0, start - _HALF_TAPS), min(size, start + reduced.size + _HALF_TAPS)
+        lead, end = max(0, first - _TAPS), min(size, last + _TAPS)
+        again = _envelope_above(frames[:, lead:end], threshold)
+        envelope[first:last] = again[first - lead : last - lead]
+
+
+def _frames32(samples: Real) -> Points:
+    """Mono (n,) or interleaved (n, channels) samples as float32 (channels, n) rows (a view of
+    a mono float32 clip, no copy)."""
+    if samples.ndim == 1:
+        return samples.astype(np.float32, copy=False)[np.newaxis]
+    return np.ascontiguousarray(samples.T, dtype=np.float32)
+
+
+def envelope(samples: Real, above_db: float = -math.inf) -> Real:
     """Per sample of a clip, mono or (n, channels): the loudest oversampled value near it (the
-    largest of them is the clip's true peak; ``limit`` works from it)."""
-    return _envelope(_frames(samples)) if samples.size else np.zeros(0)
+    largest of them is the clip's true peak; ``limit`` works from it).
+
+    With ``above_db``, exact only where it passes that level (dBFS): elsewhere a value under it
+    (the sample's own), found without oversampling there.
+    """
+    if samples.size == 0:
+        return np.zeros(0)
+    if math.isinf(above_db) and above_db < 0:
+        return _envelope(_frames(samples))
+    return _envelope_above(_frames32(samples), db_to_gain(above_db))  # in float32
 
 
 def reduction(needed_db: Floats, rate: float) -> Floats:
@@ -530,18 +614,115 @@ def _envelope(frames: Floats) -> Floats:
     return envelope
 
 
-def _limiter_gain(envelope: Floats, target_db: float, rate: int) -> Floats:
-    """The smooth gain curve that brings every envelope value to ``target_db`` or under.
+def _envelope_above(frames: Real, threshold: float) -> Points:
+    """``_envelope(frames)`` wherever it exceeds ``threshold`` (linear); elsewhere a value at
+    most ``threshold`` (there, each sample's own loudest absolute value). In float32.
 
-    Worked in dB of reduction. Each sample's need is held over the look-ahead window before it
-    (``_running_max``) and then averaged twice over half that window looking back: every value
-    averaged at a peak is at least the peak's need, so the average is too.
+    A point between samples is a weighted sum of the 16 samples around it, so it is at most the
+    loudest of them times ``_interpolation_gain()``. Only blocks of samples where that bound
+    passes the threshold are oversampled: the peaks of speech, a small part of it.
     """
+    size = frames.shape[1]
+    loudest: Points = np.abs(frames[0], dtype=np.float32)
+    for channel in frames[1:]:
+        np.maximum(loudest, np.abs(channel, dtype=np.float32), out=loudest)
+    if size == 0:
+        return loudest
+    whole = size // _BOUND_BLOCK
+    block_peaks = np.empty(-(-size // _BOUND_BLOCK), dtype=np.float32)
+    columns = loudest[: whole * _BOUND_BLOCK].reshape(whole, _BOUND_BLOCK)
+    block_peaks[:whole] = columns[:, 0]
+    for column in range(1, _BOUND_BLOCK):  # column by column: numpy reduces short rows slowly
+        np.maximum(block_peaks[:whole], columns[:, column], out=block_peaks[:whole])
+    if whole < block_peaks.size:
+        block_peaks[whole] = loudest[whole * _BOUND_BLOCK :].max()
+    near = block_peaks.copy()  # a sample's points reach 8 samples out: into the next block only
+    np.maximum(near[1:], block_peaks[:-1], out=near[1:])
+    np.maximum(near[:-1], block_peaks[1:], out=near[:-1])
+    flagged = np.flatnonzero(near.astype(np.float64) * _interpolation_gain() > threshold)
+    if flagged.size:
+        _oversample_blocks(frames, flagged, loudest)
+    return loudest
+
+
+def _oversample_blocks(frames: Real, blocks: npt.NDArray[np.intp], envelope: Points) -> None:
+    """Raise ``envelope`` (each sample's loudest absolute value) to ``_envelope``'s values in
+    the given blocks of _BOUND_BLOCK samples, in place.
+
+    Sample n's value takes the points after samples n - 1 and n; the points after sample j are
+    made from samples j - 7 .. j + 8. So a block's 16 samples need 17 sets of points, from 32
+    samples: those are gathered for every block at once (silence around the clip), viewed as
+    17 overlapping windows each and multiplied by the phases' taps. The first and the last
+    sample also take the interpolator's ringing into the silence around the clip.
+    """
+    channels, size = frames.shape
+    lead = _TAPS - 1
+    span = _BOUND_BLOCK + _TAPS  # samples a block's points are made from
+    whole = -(-size // _BOUND_BLOCK) * _BOUND_BLOCK
+    padded = np.zeros((channels, lead + whole + _TAPS), np.float32)
+    padded[:, lead : lead + size] = frames
+    kernels = _phase_kernels_t32()
+    offsets = np.arange(span)
+    piece = max(1, _BETWEEN_PIECE // span)
+    for first in range(0, blocks.size, piece):
+        chosen = blocks[first : first + piece]
+        # points after sample j come from padded[j + 8 .. j + 23]: for a block starting at
+        # sample s, the points after s - 1 .. s + 15 from padded[s + 7 .. s + 38]
+        gathered = padded[:, (chosen * _BOUND_BLOCK + _HALF_TAPS - 1)[:, np.newaxis] + offsets]
+        windows = np.lib.stride_tricks.sliding_window_view(gathered, _TAPS, axis=-1)
+        points = np.matmul(windows.reshape(-1, _TAPS), kernels)
+        np.abs(points, out=points)
+        loudest_point = np.maximum(np.maximum(points[:, 0], points[:, 1]), points[:, 2])
+        between = np.maximum.reduce(
+            loudest_point.reshape(channels, chosen.size, _BOUND_BLOCK + 1), axis=0
+        )
+        per_sample = np.maximum(between[:, :-1], between[:, 1:]).reshape(-1)
+        where = (chosen[:, np.newaxis] * _BOUND_BLOCK + np.arange(_BOUND_BLOCK)).reshape(-1)
+        inside = where < size
+        envelope[where[inside]] = np.maximum(envelope[where[inside]], per_sample[inside])
+    ringing = _HALF_TAPS - 1 + _TAPS - 1  # samples that make the 7 sets of points either side
+    if blocks[0] == 0:  # the points after samples -8 .. -2: the ringing before the clip
+        envelope[0] = max(envelope[0], _abs_max(_between(padded[:, :ringing])))
+    if blocks[-1] == (size - 1) // _BOUND_BLOCK:  # after samples size .. size + 6
+        ending = padded[:, size + _HALF_TAPS : size + _HALF_TAPS + ringing]
+        envelope[size - 1] = max(envelope[size - 1], _abs_max(_between(ending)))
+
+
+def _needed(envelope: Real, target_db: float) -> Floats:
+    """The reduction (dB) each envelope value needs to come to ``target_db``."""
     needed = np.zeros(envelope.size)
     over = envelope > db_to_gain(target_db)  # the logarithm only where it is needed
-    needed[over] = 20 * np.log10(envelope[over]) - target_db
-    gain: Floats = 10 ** (-reduction(needed, rate) / 20)
-    return gain
+    needed[over] = 20 * np.log10(envelope[over].astype(np.float64)) - target_db
+    return needed
+
+
+def _reductions(needed_db: Floats, rate: float) -> list[tuple[int, Floats]]:
+    """``reduction(needed_db, rate)`` as the stretches where it is not 0: (start, values).
+
+    Most of a clip needs no reduction, and the curve is 0 again once a peak's release has
+    fallen under RELEASE_FLOOR_DB: the curve is worked out on each stretch alone, from the
+    look-ahead before its first peak to the end of its last release (and the smoothing), and is
+    the same there as over the whole clip, as nothing before a stretch reaches into it.
+    """
+    peaks = np.flatnonzero(needed_db > 0)
+    if peaks.size == 0:
+        return []
+    half = max(1, round(ATTACK_SECONDS * rate / 2))
+    width = 2 * half - 1
+    # a peak's release falls under the floor after time_constant * ln(need / floor) samples;
+    # the smoothing then reaches 2 * half further (and 2 more for rounding)
+    ratios = np.maximum(needed_db[peaks], RELEASE_FLOOR_DB) / RELEASE_FLOOR_DB
+    releases = np.ceil(RELEASE_SECONDS * rate * np.log(ratios)).astype(np.intp)
+    starts = np.maximum(peaks - width, 0)
+    ends = np.minimum(peaks + releases + 2 * half + 2, needed_db.size)
+    reach = np.maximum.accumulate(ends)
+    new = np.flatnonzero(starts[1:] > reach[:-1]) + 1  # a gap: a new stretch begins
+    firsts = np.concatenate([[0], new])
+    lasts = np.concatenate([new - 1, [peaks.size - 1]])
+    stretches = []
+    for first, last in zip(starts[firsts], reach[lasts], strict=True):
+        stretches.append((int(first), reduction(needed_db[first:last], rate)))
+    return stretches
 
 
 def _running_max(values: Floats, width: int) -> Floats:

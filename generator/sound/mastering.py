@@ -44,6 +44,7 @@ from generator.sound.loudness import (
     envelope,
     integrated_loudness,
     k_weighted,
+    k_weighted_energy,
     limit,
     reduction,
     true_peak,
@@ -70,6 +71,7 @@ PLAN_FORMAT = 3  # bump when the way plans are found changes, so old plans are n
 # The search sees each clip in blocks of this many samples (1 ms; 98 to a 100 ms meter step at
 # 44.1 kHz): its loudest envelope point and its K-weighted energy in each.
 SEARCH_BLOCK = 45
+ENVELOPE_SLACK_DB = 1.5  # a clip's envelope is found this far under the lowest ceiling tried
 
 
 @dataclass(frozen=True)
@@ -237,29 +239,45 @@ class _Profile:
     """A clip as the search sees it, in SEARCH_BLOCK blocks."""
 
     peak: float  # dBTP: the clip's true peak
-    envelope: Floats  # per block: the loudest envelope point, dB
     energy: Floats  # per block: the K-weighted sum of squares
+    clip: Samples
+    # per block: the loudest envelope point, dB, exact wherever it passes the level (dBFS) it
+    # is keyed by: only the blocks a ceiling tried can reach are oversampled, when first tried
+    envelopes: dict[float, Floats] = dataclasses.field(default_factory=dict, compare=False)
+
+    def envelope(self, floor_db: float) -> Floats:
+        """Per block the loudest envelope point (dB), exact wherever it is over ``floor_db``
+        (elsewhere some value under it)."""
+        for done, found in self.envelopes.items():
+            if done <= floor_db:
+                return found
+        level = floor_db - ENVELOPE_SLACK_DB  # a lower ceiling tried next is likely covered
+        starts = np.arange(0, self.clip.size, SEARCH_BLOCK)
+        loudest = np.maximum.reduceat(envelope(self.clip, level), starts).astype(np.float64)
+        decibels: Floats = 20 * np.log10(np.maximum(loudest, 1e-12))
+        self.envelopes.clear()
+        self.envelopes[level] = decibels
+        return decibels
 
     def energy_limited(self, limit_at: float, rate: int) -> Floats:
         """The blocks' energy once the clip is limited to ``limit_at`` (estimated: the limiter's
         gain worked out on the blocks)."""
         if self.peak <= limit_at:
             return self.energy
-        needed = np.maximum(self.envelope - (limit_at - LIMIT_MARGIN_DB), 0.0)
+        floor = limit_at - LIMIT_MARGIN_DB
+        needed = np.maximum(self.envelope(floor) - floor, 0.0)
         gain_db = reduction(needed, rate / SEARCH_BLOCK)
         limited: Floats = self.energy * 10 ** (-gain_db / 10)
         return limited
 
 
 def _profile(clip: Samples, rate: int) -> _Profile:
+    """The clip's true peak and K-weighted energy per block; its envelope is found when a
+    ceiling is tried, and only as far down as the ceiling (``_Profile.envelope``)."""
     if clip.size == 0:
-        return _Profile(-math.inf, np.zeros(0), np.zeros(0))
-    starts = np.arange(0, clip.size, SEARCH_BLOCK)
-    loudest = np.maximum.reduceat(envelope(clip), starts)
-    weighted = k_weighted(clip, rate)
-    energy = np.add.reduceat(weighted * weighted, starts)
-    decibels = 20 * np.log10(np.maximum(loudest, 1e-12))
-    return _Profile(float(decibels.max()), decibels, energy)
+        return _Profile(-math.inf, np.zeros(0), clip)
+    peak = 20 * math.log10(max(db_to_gain(true_peak(clip)), 1e-12))
+    return _Profile(peak, k_weighted_energy(clip, SEARCH_BLOCK, rate), clip)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,244 @@
+"""What mastering costs: the work is kept to the peaks, and each clip is measured once.
+
+These tests guard the structure (what is oversampled, how often a clip is measured), not
+wall-clock time; the answers are checked against the plain whole-clip computations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+import generator.sound.loudness as loudness
+import generator.sound.mastering as mastering
+from generator.base.samples import SAMPLE_RATE, frozen
+from generator.errors import Source
+from generator.sound.balance import voice_gain
+from generator.sound.loudness import (
+    RELEASE_FLOOR_DB,
+    k_weighted,
+    k_weighted_energy,
+    limit,
+    reduction,
+    true_peak,
+)
+from generator.timeline.events import Event, Timeline
+
+RNG = np.random.default_rng(20)
+HERE = Source("t", 1)
+Floats = npt.NDArray[np.float64]
+
+
+def reference_envelope(samples: npt.NDArray[Any]) -> Floats:
+    """The envelope oversampled everywhere (what the limiter used to compute for every clip)."""
+    return loudness._envelope(loudness._frames(samples))
+
+
+def reference_peak(samples: npt.NDArray[Any]) -> float:
+    return 20 * math.log10(float(reference_envelope(samples).max()))
+
+
+def speechlike(seconds: float, level: float, spikes: float = 0.0) -> npt.NDArray[np.float32]:
+    size = round(seconds * SAMPLE_RATE)
+    syllables = 0.5 + 0.5 * np.sin(np.arange(size) * 2 * np.pi * 4 / SAMPLE_RATE) ** 2
+    clip = RNG.normal(0, level, size) * syllables
+    for at in RNG.integers(0, size - 100, 5):
+        clip[at : at + 20] += spikes
+    return frozen(clip)
+
+
+def hard_signals() -> list[npt.NDArray[np.float32]]:
+    """Inter-sample overs, peaks at the very edges, clips shorter than a block, stereo."""
+    n = np.arange(SAMPLE_RATE // 2)
+    edge = np.zeros(3000)
+    edge[0], edge[1], edge[-2], edge[-1] = 0.9, -0.9, -0.9, 0.9
+    return [
+        frozen(0.9 * np.sign(np.sin(n * 0.31))),  # a square wave: overs between samples
+        frozen(0.95 * np.sin(2 * np.pi * 11025 * n / SAMPLE_RATE + np.pi / 4)),  # fs/4 at 45°
+        frozen(edge),
+        frozen([0.9]),
+        frozen(RNG.normal(0, 0.3, 7)),
+        frozen(RNG.normal(0, 0.3, 33)),
+        speechlike(2, 0.03, spikes=0.9),
+        frozen(np.stack([speechlike(1, 0.05, 0.8), speechlike(1, 0.02)], axis=1)),
+    ]
+
+
+def counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Count the samples passed to loudness.<name> (its first argument's last axis)."""
+    calls: list[int] = []
+    original: Callable[..., Any] = getattr(loudness, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(int(np.asarray(args[0]).shape[-1]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(loudness, name, counted)
+    return calls
+
+
+# --- the envelope, only where it can matter ------------------------------------------------
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.05, 0.3, 0.6, 0.89, 2.0])
+def test_the_envelope_above_a_level_is_exact_there_and_under_it_elsewhere(
+    threshold: float,
+) -> None:
+    for signal in hard_signals():
+        exact = reference_envelope(signal)
+        found = loudness._envelope_above(loudness._frames32(signal), threshold)
+        over = exact > threshold
+        assert np.array_equal(found > threshold, over)
+        assert np.array_equal(found[over], exact[over])
+        assert np.all(found[~over] <= threshold)
+
+
+def test_true_peak_is_the_peak_oversampled_everywhere() -> None:
+    for signal in hard_signals():
+        assert true_peak(signal) == pytest.approx(reference_peak(signal), abs=1e-9)
+        meter = loudness.LoudnessMeter(SAMPLE_RATE, 1 if signal.ndim == 1 else 2)
+        meter.feed(signal)
+        assert true_peak(signal) == pytest.approx(meter.true_peak(), abs=1e-6)
+    assert true_peak(np.zeros(100, dtype=np.float32)) == -math.inf
+
+
+def test_a_clip_far_under_the_ceiling_is_not_oversampled(monkeypatch: pytest.MonkeyPatch) -> None:
+    quiet = speechlike(3, 0.01)
+    blocks = counting(monkeypatch, "_oversample_blocks")
+    whole = counting(monkeypatch, "_envelope")
+    assert limit(quiet, -1.0) is quiet
+    assert blocks == []
+    assert whole == []
+
+
+def test_limiting_oversamples_only_around_the_peaks(monkeypatch: pytest.MonkeyPatch) -> None:
+    clip = speechlike(4, 0.02, spikes=0.9)
+    whole = counting(monkeypatch, "_envelope")
+    blocks: list[int] = []
+    original = loudness._oversample_blocks
+
+    def counted(frames: Any, chosen: npt.NDArray[np.intp], envelope: Any) -> None:
+        blocks.append(chosen.size)
+        original(frames, chosen, envelope)
+
+    monkeypatch.setattr(loudness, "_oversample_blocks", counted)
+    limited = limit(clip, -6.0)
+    assert whole == []  # never the whole clip
+    assert blocks  # the spikes were oversampled, then looked at again where turned down
+    assert sum(blocks) * loudness._BOUND_BLOCK < 0.1 * clip.size  # and little else
+    assert reference_peak(limited) <= -6.0
+    # away from the spikes (a release away), the clip is exactly as it was
+    assert np.count_nonzero(limited == clip) > 0.3 * clip.size
+
+
+@pytest.mark.parametrize("ceiling", [-1.0, -6.0, -12.0])
+def test_the_limiter_keeps_hard_signals_under_the_ceiling(ceiling: float) -> None:
+    for signal in hard_signals():
+        limited = limit(signal, ceiling)
+        assert limited.shape == signal.shape
+        assert limited.dtype == np.float32
+        assert reference_peak(limited) <= ceiling + 1e-6
+
+
+# --- the limiter's curve, only where it is not 0 -------------------------------------------
+
+
+def sparse_needs(size: int, count: int, at_edges: bool) -> Floats:
+    needed = np.zeros(size)
+    where = RNG.integers(0, size, count)
+    needed[where] = RNG.uniform(0.0005, 9.0, count)
+    if at_edges:
+        needed[0], needed[-1] = 3.0, 5.0
+    return needed
+
+
+@pytest.mark.parametrize("at_edges", [False, True])
+@pytest.mark.parametrize("count", [1, 12, 400])
+def test_the_reduction_in_stretches_is_the_reduction_over_the_whole(
+    count: int, at_edges: bool
+) -> None:
+    needed = sparse_needs(5 * SAMPLE_RATE, count, at_edges)
+    whole = reduction(needed, SAMPLE_RATE)
+    pieced = np.zeros_like(whole)
+    stretches = loudness._reductions(needed, SAMPLE_RATE)
+    for start, values in stretches:
+        assert not pieced[start : start + values.size].any()  # the stretches do not overlap
+        pieced[start : start + values.size] = values
+    np.testing.assert_allclose(pieced, whole, rtol=1e-9, atol=1e-9)
+    assert sum(values.size for _, values in stretches) < needed.size or count == 400
+    assert RELEASE_FLOOR_DB > 0
+
+
+def test_no_need_no_stretch() -> None:
+    assert loudness._reductions(np.zeros(1000), SAMPLE_RATE) == []
+
+
+# --- mastering measures each clip once ---------------------------------------------------
+
+
+def timeline_of(clips: dict[str, npt.NDArray[np.float32]], placements: list[str]) -> Timeline:
+    events = []
+    start = SAMPLE_RATE
+    for key in placements:
+        events.append(Event("speech", start, start + clips[key].size, HERE, clip=key))
+        start += clips[key].size + SAMPLE_RATE
+    return Timeline("T", SAMPLE_RATE, start + SAMPLE_RATE, tuple(events), ())
+
+
+def test_each_distinct_clip_is_measured_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    clips = {key: speechlike(2, 0.02, spikes=0.9) for key in "abc"}
+    timeline = timeline_of(clips, list("abcabcaab"))
+    measured: list[int] = []
+    original = loudness.true_peak
+
+    def counted(samples: Any) -> float:
+        measured.append(id(samples))
+        return original(samples)
+
+    monkeypatch.setattr(mastering, "true_peak", counted)
+    weighed = counting(monkeypatch, "k_weighted_energy")
+    monkeypatch.setattr(mastering, "k_weighted_energy", loudness.k_weighted_energy)
+    mastering.plan_for(timeline, clips)
+    assert sorted(measured) == sorted(id(clip) for clip in clips.values())
+    assert len(weighed) == 3
+
+
+def test_the_search_oversamples_a_clip_only_for_the_ceilings_it_tries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clips = {key: speechlike(2, 0.02, spikes=0.9) for key in "ab"}
+    timeline = timeline_of(clips, list("abab"))
+    whole = counting(monkeypatch, "_envelope")
+    blocks = counting(monkeypatch, "_oversample_blocks")
+    plan = mastering.plan_for(timeline, clips)
+    assert math.isfinite(plan.limit_at)
+    assert whole == []
+    # per clip: its true peak, then its envelope once (deeper only if a far lower ceiling is
+    # tried)
+    assert len(blocks) <= 2 * 2 + 2
+
+
+def test_the_profiles_energy_is_the_meters() -> None:
+    clip = speechlike(3, 0.05)
+    exact = np.add.reduceat(k_weighted(clip) ** 2, np.arange(0, clip.size, 45))
+    np.testing.assert_allclose(k_weighted_energy(clip, 45), exact, rtol=2e-4, atol=1e-9)
+    assert k_weighted_energy(clip, 45).sum() == pytest.approx(exact.sum(), rel=1e-6)
+
+
+def test_a_voices_gain_is_found_without_oversampling(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*args: Any) -> None:
+        raise AssertionError("the voice's loudness needs no true peak")
+
+    clips = [speechlike(2, 0.02, spikes=0.5) for _ in range(3)]
+    expected = voice_gain(clips)
+    monkeypatch.setattr(loudness._PeakFollower, "feed", refused)
+    assert voice_gain(clips) == expected
+    meter = loudness.LoudnessMeter(peaks=False)
+    meter.feed(clips[0])
+    with pytest.raises(RuntimeError):
+        meter.true_peak()
