@@ -121,3 +121,71 @@ def test_the_piper_engine_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(EnvironmentProblem, match=r"pip install 'PATH-TO-STILLPOINT\[piper\]'"):
         resolve_voice("piper:joe")
     assert resolve_voice("auto").startswith("pyttsx3:")
+
+
+PIPER_CLIP = """
+import hashlib, sys
+from generator.speech.cache import SpeechRequest
+from generator.speech.synthesis import synthesize_one
+from generator.speech.voices import PiperEngine
+
+samples, _ = synthesize_one(PiperEngine(), SpeechRequest("piper", "piper:joe", 130, sys.argv[1]))
+print(hashlib.sha256(samples.tobytes()).hexdigest())
+"""
+
+
+def test_piper_clips_are_the_same_whatever_came_before_and_in_any_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hashlib
+    import subprocess
+    import sys
+
+    from generator.speech import voices
+
+    made: list[object] = []
+    real = voices._piper_session
+
+    def counted(model: Path | bytes) -> object:
+        made.append(model)
+        return real(model)
+
+    monkeypatch.setattr(voices, "_piper_session", counted)
+    engine = PiperEngine()
+    request = SpeechRequest("piper", "piper:joe", 130, TEXT)
+    first, _ = synthesize_one(engine, request)
+    synthesize_one(engine, SpeechRequest("piper", "piper:joe", 130, "Rest here."))  # between
+    again, _ = synthesize_one(engine, request)
+    assert again.tobytes() == first.tobytes()
+    assert len(made) == 1  # one session for the voice, whatever the number of clips
+    assert isinstance(made[0], bytes)  # the model with its noise as inputs (piper_noise.py)
+    one, _ = engine.speak([TEXT], "piper:joe", 0.4, 1)
+    two, _ = engine.speak([TEXT], "piper:joe", 0.4, 2)
+    assert one[0].tobytes() != two[0].tobytes()  # the seed decides the noise
+    elsewhere = subprocess.run(
+        [sys.executable, "-c", PIPER_CLIP, TEXT], capture_output=True, text=True, check=True
+    )
+    assert elsewhere.stdout.strip() == hashlib.sha256(first.tobytes()).hexdigest()
+
+
+def test_piper_sounds_as_it_did_with_its_own_random_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The noise fed from a seed is the model's own noise in kind: clips as long and as loud as a
+    new session for each utterance (the way a model piper_noise cannot change is spoken) gives."""
+    from generator.speech import voices
+
+    texts = [TEXT, "Rest here, and let the breath be easy.", "Slowly roll onto your back."]
+
+    def spoken(engine: PiperEngine) -> tuple[float, float]:
+        clips = [
+            synthesize_one(engine, SpeechRequest("piper", "piper:joe", 130, t))[0] for t in texts
+        ]
+        joined = np.concatenate(clips)
+        return joined.size, float(np.sqrt(np.mean(np.square(joined, dtype=np.float64))))
+
+    fed = spoken(PiperEngine())
+    monkeypatch.setattr(voices, "fed_model", lambda model: None)
+    fallback = PiperEngine()
+    own = spoken(fallback)
+    assert fallback._models  # it did make a session for each utterance
+    assert fed[0] == pytest.approx(own[0], rel=0.08)
+    assert fed[1] == pytest.approx(own[1], rel=0.08)

@@ -88,3 +88,15 @@ def test_an_unknown_voice_in_a_script_names_its_line(tmp_path: Path) -> None:
     assert result.output.startswith(f"stillpoint: error: {script}:3: unknown voice 'klingon'")
     assert "stillpoint voices" in result.output
     assert not (tmp_path / "bad.mp3").exists()
+
+
+def test_piper_clips_are_the_same_whichever_worker_makes_them(tmp_path: Path) -> None:
+    """Two workers, each with one long-lived session, in two orders: the same samples."""
+    from generator.speech.synthesis import synthesize_all
+
+    texts = ["Settle into a comfortable seat.", "Breathe in slowly.", "And out.", "Rest."]
+    requests = [SpeechRequest("piper", "piper:joe", 120, text) for text in texts]
+    first = synthesize_all(requests, ClipCache(tmp_path / "one"), workers=2)
+    second = synthesize_all(requests[::-1], ClipCache(tmp_path / "two"), workers=2)
+    assert all(first[r].samples.tobytes() == second[r].samples.tobytes() for r in requests)
+    assert len({first[r].samples.tobytes() for r in requests}) == len(requests)

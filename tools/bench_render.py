@@ -12,7 +12,15 @@ process (wall time, and peak resident memory from os.wait4). Measured in one run
     in-process with 1 worker and with 2;
 (e) peak memory of (b) and of the same script rendered at 180 minutes (the same clips, and
     rendered once before, so that its mastering plan is cached too, as (b)'s is);
-(f) a 60-minute render again after one line of the script changed: clips made, and seconds.
+(f) a 60-minute render again after one line of the script changed: clips made, and seconds;
+(g) the cold piper render of (d) against its floor: the session's distinct clips synthesised
+    alone on all cores (the 2-worker synthesis of (d));
+(h) peak memory, every process of the render counted (os.wait4's largest), of built-in
+    sessions at 60 minutes: hip-release cold and warm, pigeon over the ocean bed, and the piper
+    render of (d);
+(i) mastering and limiting of a warm 10-minute render (in this process: the time inside
+    mastering.master and loudness.limit) against the whole render;
+(j) `stillpoint list` (the first time, and again) and `stillpoint script hip-release`.
 
 It prints the machine, then a markdown table README's "Performance" section can take as it is.
 This machine is shared, so absolute seconds vary from run to run; the ratios are the result.
@@ -20,6 +28,7 @@ This machine is shared, so absolute seconds vary from run to run; the ratios are
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import platform
@@ -28,11 +37,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from generator.base.samples import SAMPLE_RATE, Samples
 from generator.files.ffmpeg import MP3_BITRATE
@@ -58,6 +67,10 @@ WARM_PER_FFMPEG = 1.3
 COLD_PER_WARM = 1.5
 PIPER_SPEED_UP = 1.7
 RSS_MB = 300
+PIPER_PER_FLOOR = 1.25  # issue 20: a cold piper render against its clips' synthesis alone
+MASTERING_SHARE = 0.25  # of a warm 10-minute render
+QUICK_SECONDS = 1.0  # list and script
+SHORT_MINUTES = 10
 LONG_RSS_GROWTH = 1.1
 
 CHAPTERS = [
@@ -151,10 +164,17 @@ class Render:
     clips: int  # new speech clips the CLI reports
 
 
-def render(source: Path, mp3: Path, minutes: int, voice: str, env: Mapping[str, str]) -> Render:
+def render(
+    source: Path | str,
+    mp3: Path,
+    minutes: int,
+    voice: str,
+    env: Mapping[str, str],
+    extra: Sequence[str] = (),
+) -> Render:
     """`stillpoint render` in its own process; stops the bench if the length is not as asked."""
     stillpoint = str(Path(sys.executable).parent / "stillpoint")
-    command = [stillpoint, "render", str(source), "-o", str(mp3), "--voice", voice]
+    command = [stillpoint, "render", str(source), "-o", str(mp3), "--voice", voice, *extra]
     done = run([*command, "--minutes", str(minutes)], env)
     found = re.search(r"\(([\d:.]+), \d+ chapters, (\d+) new speech clips\)", done.stdout)
     if found is None:
@@ -257,6 +277,9 @@ class Results:
     two_workers: float
     long: Render  # (e)
     edit: Render  # (f)
+    builtins: Mapping[str, Render]  # (h)
+    mastering: tuple[float, float]  # (i): seconds in mastering and limiting, of the render's
+    quick: Mapping[str, Run]  # (j)
 
 
 def measure(text: str, edited: str, work: Path) -> Results:
@@ -287,10 +310,82 @@ def measure(text: str, edited: str, work: Path) -> Results:
     two = note("(d) 2 workers", synthesis_seconds(requests, 2, work))
     if warm.clips or long.clips:
         raise SystemExit(f"a warm render made clips: {warm.clips} and {long.clips}")
-    return Results(alone, warm, cold, piper, len(requests), one, two, long, edit)
+    builtins = {
+        "hip-release, cold": render("hip-release", work / "h.mp3", MINUTES, ESPEAK, env),
+        "hip-release, warm": render("hip-release", work / "h.mp3", MINUTES, ESPEAK, env),
+        "pigeon over the ocean bed, warm": render(
+            "pigeon", work / "p.mp3", MINUTES, ESPEAK, env, ("--ambience", "ocean")
+        ),
+    }
+    for label, measured in builtins.items():
+        note(f"(h) {label}", measured)
+    mastering = note("(i) mastering, render", mastering_share(source, work / "m.mp3", env))
+    quick = quick_commands(env, work)
+    for label, timed in quick.items():
+        note(f"(j) {label}", timed)
+    return Results(
+        alone, warm, cold, piper, len(requests), one, two, long, edit, builtins, mastering, quick
+    )
 
 
-Measured = TypeVar("Measured", Run, Render, float)
+def mastering_share(source: Path, mp3: Path, env: Mapping[str, str]) -> tuple[float, float]:
+    """Seconds inside mastering.master and loudness.limit (outermost calls only), and of the
+    whole render, for a warm SHORT_MINUTES render in this process (rendered once first)."""
+    from generator import session
+    from generator.api import render_session
+    from generator.sound import mastering
+
+    spent = [0.0]
+    depth = [0]
+
+    def timed(function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            depth[0] += 1
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:
+                    spent[0] += time.perf_counter() - started
+
+        return wrapper
+
+    cache = env["STILLPOINT_CACHE"]
+    settings = {"voice": ESPEAK}
+    render_session(source, mp3, settings=settings, minutes=SHORT_MINUTES, cache=cache)  # warm
+    with _patched((session, "master", timed), (mastering, "limit", timed)):
+        started = time.perf_counter()
+        render_session(source, mp3, settings=settings, minutes=SHORT_MINUTES, cache=cache)
+        whole = time.perf_counter() - started
+    return spent[0], whole
+
+
+@contextlib.contextmanager
+def _patched(*wrapped: tuple[Any, str, Callable[..., Any]]) -> Iterator[None]:
+    """Each module's function replaced by ``wrap(function)`` for the block."""
+    originals = [(module, name, getattr(module, name)) for module, name, _ in wrapped]
+    for module, name, wrap in wrapped:
+        setattr(module, name, wrap(getattr(module, name)))
+    try:
+        yield
+    finally:
+        for module, name, function in originals:
+            setattr(module, name, function)
+
+
+def quick_commands(env: Mapping[str, str], work: Path) -> dict[str, Run]:
+    """`list` with a cache folder of its own (the first time, then again) and `script`."""
+    stillpoint = str(Path(sys.executable).parent / "stillpoint")
+    fresh = {**env, "STILLPOINT_CACHE": str(work / "list-cache")}
+    return {
+        "stillpoint list, the first time": run([stillpoint, "list"], fresh),
+        "stillpoint list, again": run([stillpoint, "list"], fresh),
+        "stillpoint script hip-release": run([stillpoint, "script", "hip-release"], env),
+    }
+
+
+Measured = TypeVar("Measured", Run, Render, float, tuple[float, float])
 
 
 def note(label: str, measured: Measured) -> Measured:
@@ -354,6 +449,7 @@ def report(said: list[str], text: str, got: Results, loads: tuple[str, str]) -> 
         f"<= {LONG_RSS_GROWTH} x (b) memory",
         got.long.peak_mb <= LONG_RSS_GROWTH * warm.peak_mb,
     )
+    report_issue_20(got)
     row(
         "(f) render again after a one-line edit, 60 min",
         Run(edit.seconds),
@@ -361,6 +457,39 @@ def report(said: list[str], text: str, got: Results, loads: tuple[str, str]) -> 
         "1 clip",
         edit.clips == 1,
     )
+
+
+def report_issue_20(got: Results) -> None:
+    """The rows of the second performance round: piper against its floor, memory of built-in
+    sessions, mastering's share, list and script."""
+    floor = got.two_workers
+    row(
+        "(g) cold piper render (d) against its clips' synthesis alone on 2 cores",
+        got.piper,
+        f"{got.piper.seconds / floor:.2f} x the floor ({floor:.1f} s)",
+        f"<= {PIPER_PER_FLOOR} x",
+        got.piper.seconds <= PIPER_PER_FLOOR * floor,
+    )
+    memory = {"cold render (c), eSpeak NG": got.cold, "cold render (d), piper": got.piper}
+    for label, measured in {**memory, **got.builtins}.items():
+        row(
+            f"(h) peak memory, largest process: {label}, 60 min",
+            Run(0, measured.peak_mb),
+            "",
+            f"<= {RSS_MB} MB",
+            measured.peak_mb <= RSS_MB,
+        )
+    spent, whole = got.mastering
+    row(
+        f"(i) mastering and limiting of a warm {SHORT_MINUTES}-min render",
+        Run(spent),
+        f"{spent / whole:.0%} of {whole:.1f} s",
+        f"<= {MASTERING_SHARE:.0%}",
+        spent <= MASTERING_SHARE * whole,
+    )
+    for label, command in got.quick.items():
+        row(f"(j) {label}", command, "", f"<= {QUICK_SECONDS:.0f} s",
+            command.seconds <= QUICK_SECONDS)  # fmt: skip
 
 
 def row(

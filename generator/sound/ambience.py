@@ -30,12 +30,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from generator.base.samples import SAMPLE_RATE, SILENCE_DB, Samples, db_to_gain, frozen
+from generator.base.samples import SAMPLE_RATE, SILENCE_DB, Samples, db_to_gain
 from generator.errors import StillpointError
 from generator.files.soundfiles import AMBIENCE, READABLE, Role, SoundFileError, read_sound
 from generator.recipes.settings import LEVEL_DEFAULTS
 from generator.sound.balance import against_voice, loudness_gain
-from generator.sound.loudness import limit, true_peak
+from generator.sound.loudness import limit
 
 BEDS = ("brown", "pink", "ocean", "drone")
 # Beds are levelled by loudness as ears hear it (BS.1770, K-weighted), not by RMS: at equal RMS
@@ -54,6 +54,11 @@ MUSIC_LUFS = against_voice(LEVEL_DEFAULTS["music_level"])
 PEAK_OVER_LOUDNESS_DB = 20.0
 BED_PEAK_LIMIT_DB = BED_LUFS + PEAK_OVER_LOUDNESS_DB
 LOOP_SECONDS = 60  # long enough that noise and swells are not heard to repeat
+# A loop's peaks are limited in pieces, each seen with this much of the loop either side: the
+# limiter's look-ahead (5 ms) and its release to nothing (80 ms time constant: 0.6 s from the
+# ocean's deepest reduction, 1.3 dB), twice over for its second pass, with room to spare.
+LIMIT_PIECE_SECONDS = 5
+LIMIT_CONTEXT_SECONDS = 2.0
 
 CROSSFADE_SECONDS = 2.0  # a user's file: its tail fades into its head over this
 ALIGN_SECONDS = 0.025  # ...after moving the loop point up to this, to match a 40 Hz period
@@ -234,12 +239,33 @@ def synthesise(name: str) -> Samples:
 
 
 def _peaks_limited(loop: Samples) -> Samples:
-    """The loop with its true peak under BED_PEAK_LIMIT_DB, still seamless: limited as three
-    copies in a row and cut from the middle, the limiter sees the loop as it will be heard."""
-    if true_peak(loop) <= BED_PEAK_LIMIT_DB:
-        return loop
+    """The loop with its true peak under BED_PEAK_LIMIT_DB, still seamless (the loop itself
+    when no peak passes).
+
+    The limiter sees the loop as it will be heard, around and around: it is limited in pieces of
+    LIMIT_PIECE_SECONDS, each with LIMIT_CONTEXT_SECONDS of the loop on either side (wrapping
+    around its ends), and only the piece kept. A sample's gain depends only on what lies within
+    the limiter's look-ahead and release of it, so this is the loop limited as one of endless
+    copies, with the limiter's working memory that of a piece, not of the loop (its oversampled
+    envelope and float64 gain curves come to some 70 bytes a sample: 560 MB for three loops).
+    """
     size = loop.size
-    return frozen(limit(np.tile(loop, 3), BED_PEAK_LIMIT_DB)[size : 2 * size])
+    piece = LIMIT_PIECE_SECONDS * SAMPLE_RATE
+    context = min(round(LIMIT_CONTEXT_SECONDS * SAMPLE_RATE), size)
+    limited: Samples | None = None  # made when a first piece changes
+    for start in range(0, size, piece):
+        end = min(start + piece, size)
+        around = np.take(loop, np.arange(start - context, end + context) % size)
+        kept = limit(around, BED_PEAK_LIMIT_DB)
+        if kept is around:  # under the ceiling: the same array back
+            continue
+        if limited is None:
+            limited = loop.copy()
+        limited[start:end] = kept[context : context + end - start]
+    if limited is None:
+        return loop
+    limited.flags.writeable = False
+    return limited
 
 
 @functools.cache

@@ -264,6 +264,30 @@ def k_weighted(samples: Real, rate: int = SAMPLE_RATE) -> Floats:
     return filtered.reshape(-1)[: samples.size]
 
 
+LOOP_GROUP = 50  # chunks filtered at once by k_weighted_looped: 5 s at 100 ms chunks
+
+
+def k_weighted_looped(loop: Real, rate: int = SAMPLE_RATE) -> Floats:
+    """A loop K-weighted as it sounds looping: ``k_weighted`` of the loop twice over, the second
+    time kept (the filter has settled, and the loop's end leads into its start), worked out
+    LOOP_GROUP chunks at a time: the whole at once took about 125 bytes a loop sample (329 MB
+    for a one-minute bed, measured), this a few megabytes."""
+    chunk = _step(rate)
+    total = 2 * loop.size
+    count = -(-total // chunk)
+    run = _KFilter(rate, 1, chunk).run
+    kept = np.empty(loop.size)
+    for first in range(0, count, LOOP_GROUP):
+        start, stop = first * chunk, min(first + LOOP_GROUP, count) * chunk
+        piece = np.zeros(stop - start)
+        taken = np.arange(start, min(stop, total))
+        piece[: taken.size] = loop[taken % loop.size]
+        filtered = run(piece.reshape(1, -1, chunk)).reshape(-1)[: taken.size]
+        second = taken >= loop.size  # the second time round is kept
+        kept[taken[second] - loop.size] = filtered[second]
+    return kept
+
+
 def k_weighted_energy(samples: Real, block: int, rate: int = SAMPLE_RATE) -> Floats:
     """One mono clip's K-weighted energy (sum of squares) in consecutive blocks of ``block``
     samples (the last may be shorter), from silence.

@@ -9,7 +9,8 @@ music files as loops (``music_used``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,12 +25,15 @@ from generator.recipes.settings import LEVEL_DEFAULTS
 from generator.sound.ambience import BEDS, BedError, bed_loop, load_bed
 from generator.sound.balance import against_voice, bell_at, voice_gain
 from generator.sound.tones import breath_tone, tone_id
-from generator.speech.cache import ClipCache, SpeechRequest
+from generator.speech.cache import Clip, ClipCache, SpeechRequest, pcm_samples
 from generator.speech.delivery import PhraseMark, estimated_marks, word_count, written_marks
 from generator.speech.lexicon import Lexicon
-from generator.speech.synthesis import synthesize_all
+from generator.speech.synthesis import SpeechClips, synthesize_all
 from generator.timeline.events import ClipRef, ambience_id, music_id
 
+# Speech clips decoded (and levelled) lately, kept for the next block that asks: a clip sounds
+# in a few 10 s blocks of the mix, and mastering reads each a few times, in order.
+RECENT_CLIPS_BYTES = 16 << 20
 BELL_LEVEL = Fraction(LEVEL_DEFAULTS["bell_level"])  # dB against the voice (balance.py)
 BED_LEVEL = Fraction(LEVEL_DEFAULTS["ambience_level"])  # the level the beds are made at
 MUSIC_LEVEL = Fraction(LEVEL_DEFAULTS["music_level"])
@@ -206,6 +210,127 @@ def _estimated_marks(text: str, rate: int, sentence_pause: Fraction) -> tuple[Ph
     return estimated_marks(text, rate, sentence_pause, SAMPLE_RATE)
 
 
+class ClipAudio(Mapping[str, Samples]):
+    """The samples of every clip by its mix id: what the mix and mastering read.
+
+    Bells, tones and loops are held. Speech is not: each clip is read from where it was made
+    (the speech cache, ``SpeechClips``) when asked for, at its voice's level, and the clips
+    asked for lately are kept up to RECENT_CLIPS_BYTES. So memory does not grow with the clips
+    a session speaks, and no clip is ever held twice (as made and as levelled). Safe to read
+    from several threads (mastering measures clips in a pool).
+    """
+
+    def __init__(self, held: Mapping[str, Samples] | None = None) -> None:
+        self._held: dict[str, Samples] = dict(held or {})
+        self._speech: dict[str, tuple[Callable[[], Samples], int]] = {}  # its reader, its size
+        self._gains: dict[str, tuple[float, ...]] = {}  # each level_speech's gain, in order
+        self._recent: dict[str, Samples] = {}  # oldest first
+        self._recent_bytes = 0
+        self._lock = threading.Lock()
+
+    def hold(self, key: str, samples: Samples) -> None:
+        """Keep a sound (a bell, a tone, a loop) as it is."""
+        self._held[key] = samples
+
+    def add_speech(self, key: str, size: int, read: Callable[[], Samples]) -> None:
+        """A speech clip of ``size`` samples, that ``read`` gives (as made, not levelled)."""
+        with self._lock:
+            self._speech[key] = (read, size)
+            self._forget(key)
+
+    def level(self, key: str, gain: float) -> None:
+        """Multiply the speech clip by ``gain`` from now on (as ``clip * gain`` in float32)."""
+        with self._lock:
+            self._gains[key] = (*self._gains.get(key, ()), gain)
+            self._forget(key)
+
+    def size(self, key: str) -> int:
+        """The clip's length in samples, without reading it."""
+        if key in self._held:
+            return int(self._held[key].size)
+        return self._speech[key][1]
+
+    def __getitem__(self, key: str) -> Samples:
+        return self.read(key, keep=True)
+
+    def read(self, key: str, keep: bool = False) -> Samples:
+        """The clip at its level; with ``keep``, kept among the clips read lately (the mix
+        reads a clip again in its next block) -- without, a clip read once (measured) is not."""
+        held = self._held.get(key)
+        if held is not None:
+            return held
+        with self._lock:
+            recent = self._recent.pop(key, None)
+            if recent is not None:
+                self._recent[key] = recent  # now the newest
+                return recent
+            read, size = self._speech[key]  # KeyError for an unknown clip, as a dict gives
+            gains = self._gains.get(key, ())
+        samples = read()
+        if samples.size != size:
+            raise ValueError(f"clip {key} changed length: {samples.size}, not {size} samples")
+        for gain in gains:
+            samples = samples * gain  # float32: the gain is a Python float
+        samples.flags.writeable = False
+        if keep:
+            self._keep(key, samples, gains)
+        return samples
+
+    def _keep(self, key: str, samples: Samples, gains: tuple[float, ...]) -> None:
+        with self._lock:
+            if self._gains.get(key, ()) != gains or key in self._recent:
+                return  # levelled meanwhile, or kept by another thread
+            self._recent[key] = samples
+            self._recent_bytes += samples.nbytes
+            while self._recent_bytes > RECENT_CLIPS_BYTES and len(self._recent) > 1:
+                self._recent_bytes -= self._recent.pop(next(iter(self._recent))).nbytes
+
+    def _forget(self, key: str) -> None:
+        recent = self._recent.pop(key, None)
+        if recent is not None:
+            self._recent_bytes -= recent.nbytes
+
+    def kept(self) -> int:
+        """Bytes of speech held decoded now (at most about RECENT_CLIPS_BYTES)."""
+        return self._recent_bytes
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._held or key in self._speech
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._held
+        yield from self._speech
+
+    def __len__(self) -> int:
+        return len(self._held) + len(self._speech)
+
+
+class _Clips(Sequence[Samples]):
+    """The clips of ``keys``, each read when reached: a voice's clips measured one by one."""
+
+    def __init__(self, audio: ClipAudio, keys: Sequence[str]) -> None:
+        self.audio, self.keys = audio, keys
+
+    def __getitem__(self, index: int) -> Samples:  # type: ignore[override]  # no slices asked
+        return self.audio.read(self.keys[index])
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def _reader(clips: Mapping[SpeechRequest, Clip], request: SpeechRequest) -> Callable[[], Samples]:
+    """How a speech clip is read again when the mix asks for it: from the cache, through
+    ``SpeechClips``; or, from any other mapping of clips (a test's), the clip it holds."""
+    if isinstance(clips, SpeechClips):
+
+        def read() -> Samples:
+            return pcm_samples(clips.stored(request).pcm)
+
+        return read
+    samples = clips[request].samples
+    return lambda: samples
+
+
 class RenderClips:
     """Real audio: bells, tones made on demand, speech from the cache or synthesised in batches.
 
@@ -232,8 +357,9 @@ class RenderClips:
         self.cache = cache
         self.on_clips = on_clips  # (made so far, to make): progress
         self.estimated = EstimatedClips(bells, sentence_pause)
-        self.audio: dict[str, Samples] = {bell_id(name): sound for name, sound in bells.items()}
-        self.audio.update(beds or {})  # music and ambience loops, by their mix ids
+        self.audio = ClipAudio({bell_id(name): sound for name, sound in bells.items()})
+        for key, loop in (beds or {}).items():  # music and ambience loops, by their mix ids
+            self.audio.hold(key, loop)
         self.phrases: dict[str, tuple[PhraseMark, ...]] = {}  # a speech clip's, by its key
         self.requests: dict[tuple[str, str, int], SpeechRequest] = {}  # what has a clip
         self.missing: dict[tuple[str, str, int], SpeechRequest] = {}  # what needs one
@@ -248,29 +374,30 @@ class RenderClips:
             )
             return self.estimated.speech(text, voice, rate)
         marks = written_marks(self.phrases[request.key], text)  # the clip's, in the words shown
-        return ClipRef(request.key, self.audio[request.key].size, request.text, marks)
+        return ClipRef(request.key, self.audio.size(request.key), request.text, marks)
 
     def bell(self, name: str) -> ClipRef:
-        return ClipRef(bell_id(name), self.audio[bell_id(name)].size)
+        return ClipRef(bell_id(name), self.audio.size(bell_id(name)))
 
     def tone(self, kind: ToneKind, samples: int) -> ClipRef:
         key = tone_id(kind, samples)
         if key not in self.audio:
-            self.audio[key] = breath_tone(kind, samples, SAMPLE_RATE)
+            self.audio.hold(key, breath_tone(kind, samples, SAMPLE_RATE))
         return ClipRef(key, samples)
 
     def level_speech(self) -> None:
         """Bring each voice to balance.SPEECH_LUFS (times the volume), once its clips are made.
 
-        One gain a voice, not one a clip: sentences keep their natural differences.
+        One gain a voice, not one a clip: sentences keep their natural differences. The clips
+        are measured one at a time, and levelled as they are read (``ClipAudio``): not copied.
         """
         by_voice: dict[str, dict[str, None]] = {}  # keys in the order asked: a stable sum
         for request in self.requests.values():
             by_voice.setdefault(request.voice, {})[request.key] = None
         for keys in by_voice.values():
-            gain = voice_gain([self.audio[key] for key in keys]) * self.volume
+            gain = voice_gain(_Clips(self.audio, list(keys))) * self.volume
             for key in keys:
-                self.audio[key] = frozen(self.audio[key] * gain)
+                self.audio.level(key, gain)
 
     def complete(self) -> bool:
         """Synthesise the speech asked for since the last call; False when there was none."""
@@ -291,12 +418,23 @@ class RenderClips:
             on_warning=self._warn,
         )
         for said, request in missing.items():
-            clip = clips[request]
-            self.audio[request.key] = clip.samples
-            self.phrases[request.key] = clip.phrases
+            if request.key not in self.phrases:  # texts a lexicon merges: one clip
+                size, phrases = _described(clips, request)
+                self.audio.add_speech(request.key, size, _reader(clips, request))
+                self.phrases[request.key] = phrases
             self.requests[said] = request
         return True
 
     def _warn(self, warning: str) -> None:
         if warning not in self.warnings:  # each batch meets the same cache: told once a render
             self.warnings += (warning,)
+
+
+def _described(
+    clips: Mapping[SpeechRequest, Clip], request: SpeechRequest
+) -> tuple[int, tuple[PhraseMark, ...]]:
+    """A clip's length and phrase marks, without reading it where ``clips`` knows them."""
+    if isinstance(clips, SpeechClips):
+        return clips.size(request), clips.phrases(request)
+    clip = clips[request]
+    return int(clip.samples.size), clip.phrases

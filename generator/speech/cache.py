@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import platformdirs
 
-from generator.base.samples import SAMPLE_RATE, Samples, from_pcm16, to_pcm16
+from generator.base.samples import PCM16_SCALE, SAMPLE_RATE, Samples, to_pcm16
 from generator.files.atomic import write_atomically
 from generator.speech.delivery import PhraseMark
 
-CLIP_FORMAT = 5  # bump when the way clips are made changes, so old cache entries are not reused
+CLIP_FORMAT = 6  # bump when the way clips are made changes, so old cache entries are not reused
 
 # A cache entry: magic, sample rate, sample count, the phrase marks' length in bytes; a BLAKE2b
 # digest of the header, the marks and the samples; then the marks, UTF-8 JSON
@@ -40,6 +42,33 @@ class Clip:
 
     samples: Samples
     phrases: tuple[PhraseMark, ...]
+
+
+Pcm = npt.NDArray[np.int16]
+
+
+@dataclass(frozen=True, eq=False)
+class StoredClip:
+    """A clip as the cache keeps it: 16-bit samples (half a float32 clip's memory), its marks."""
+
+    pcm: Pcm
+    phrases: tuple[PhraseMark, ...]
+
+    @property
+    def size(self) -> int:
+        return int(self.pcm.size)
+
+    def clip(self) -> Clip:
+        return Clip(pcm_samples(self.pcm), self.phrases)
+
+
+def pcm_samples(pcm: Pcm) -> Samples:
+    """16-bit samples as read-only float32, exactly as ``from_pcm16`` gives them (the scale is a
+    power of two: exact in float32), without its float64 copy."""
+    samples = pcm.astype(np.float32)
+    samples *= np.float32(1 / PCM16_SCALE)
+    samples.flags.writeable = False
+    return samples
 
 
 @dataclass(frozen=True)
@@ -74,6 +103,11 @@ class ClipCache:
 
     def load(self, request: SpeechRequest) -> Clip | None:
         """The clip, or None when it is absent, torn or damaged (then it is made again)."""
+        stored = self.load_pcm(request)
+        return None if stored is None else stored.clip()
+
+    def load_pcm(self, request: SpeechRequest) -> StoredClip | None:
+        """The clip as stored (16-bit), checked as ``load`` checks it; None as ``load`` gives."""
         try:
             data = self.path(request).read_bytes()
         except OSError:
@@ -96,7 +130,7 @@ def _encoded(clip: Clip, rate: int) -> bytes:
     return header + digest + text + pcm
 
 
-def _decoded(data: bytes) -> Clip | None:
+def _decoded(data: bytes) -> StoredClip | None:
     marks_at = CLIP_HEADER.size + CLIP_DIGEST
     if len(data) < marks_at:
         return None
@@ -109,7 +143,9 @@ def _decoded(data: bytes) -> Clip | None:
     if hashlib.blake2b(checked, digest_size=CLIP_DIGEST).digest() != digest:
         return None
     phrases = _marks(marks, count)
-    return None if phrases is None else Clip(from_pcm16(pcm), phrases)
+    if phrases is None:
+        return None
+    return StoredClip(np.frombuffer(data, dtype="<i2", offset=pcm_at), phrases)
 
 
 def _marks(data: bytes, count: int) -> tuple[PhraseMark, ...] | None:

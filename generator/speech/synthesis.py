@@ -17,24 +17,25 @@ import os
 import signal
 import sys
 import wave
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+
+import numpy as np
 
 from generator.base.pools import interrupts_ignored, spawn_pool, stop_pool
 from generator.base.samples import (
     SAMPLE_RATE,
     Samples,
     audible_span,
-    from_pcm16,
     frozen,
     resample,
     to_pcm16,
 )
 from generator.errors import SynthesisError
 from generator.files.atomic import remove_stale
-from generator.speech.cache import Clip, ClipCache, SpeechRequest
+from generator.speech.cache import Clip, ClipCache, SpeechRequest, StoredClip
 from generator.speech.delivery import Delivered, PhraseMark, deliver
 from generator.speech.voices import CLIP_TIMEOUT, SpeechEngine, start_engine, utterance_seed
 
@@ -58,21 +59,26 @@ def synthesize_all(
     workers: int | None = None,
     on_clip: ProgressCallback | None = None,
     on_warning: WarningCallback | None = None,
-) -> dict[SpeechRequest, Clip]:
+) -> SpeechClips:
     """Clips for every distinct request: from the cache where present, else made in parallel
     in ``workers`` processes (a process a core by default; 0: in this process).
 
-    A cache that cannot be written does not stop the clips: they are used for this call only,
-    and ``on_warning`` is told once.
+    Every clip is checked in the cache (or made) before this returns, one at a time; the clips
+    come back as ``SpeechClips``, which reads each from the cache when it is asked for: an hour
+    of speech is not held at once (it would be some 200 MB as float32).
+
+    A cache that cannot be written does not stop the clips: they are used for this call only
+    (held as 16-bit samples), and ``on_warning`` is told once.
     """
-    clips: dict[SpeechRequest, Clip] = {}
+    known: dict[SpeechRequest, tuple[int, tuple[PhraseMark, ...]]] = {}
     missing: list[SpeechRequest] = []
     for request in dict.fromkeys(requests):
-        cached = cache.load(request)
+        cached = cache.load_pcm(request)
         if cached is None:
             missing.append(request)
         else:
-            clips[request] = cached
+            known[request] = (cached.size, cached.phrases)
+        del cached  # checked: read again when asked for
     unstored: dict[SpeechRequest, Unstored] = {}  # made, but not in the cache
     if missing and workers == 0:  # in this process: one of a batch's renderers (no pool in it)
         unstored = _make_clips_here(missing, cache, on_clip)
@@ -80,9 +86,58 @@ def synthesize_all(
         unstored = _make_clips(missing, cache, workers or os.cpu_count() or 1, on_clip)
     if unstored and on_warning:
         on_warning(cache_unwritable(cache.root, next(iter(unstored.values())).reason))
+    held: dict[SpeechRequest, StoredClip] = {}
     for request in missing:
-        clips[request] = _made_clip(request, cache, unstored)
-    return clips
+        made = _made_pcm(request, cache, unstored)
+        known[request] = (made.size, made.phrases)
+        if request in unstored:
+            held[request] = made
+    return SpeechClips(cache, known, held)
+
+
+class SpeechClips(Mapping[SpeechRequest, Clip]):
+    """Clips by request, each read from the cache (and checked again) when asked for, none kept:
+    only a clip the cache would not take is held, as 16-bit samples. ``stored`` gives a clip as
+    16-bit samples, ``size`` and ``phrases`` what is known of it without reading it."""
+
+    def __init__(
+        self,
+        cache: ClipCache,
+        known: Mapping[SpeechRequest, tuple[int, tuple[PhraseMark, ...]]],
+        held: Mapping[SpeechRequest, StoredClip],
+    ) -> None:
+        self.cache = cache
+        self._known = dict(known)
+        self._held = dict(held)
+
+    def __getitem__(self, request: SpeechRequest) -> Clip:
+        return self.stored(request).clip()
+
+    def stored(self, request: SpeechRequest) -> StoredClip:
+        size, _ = self._known[request]  # KeyError for a request not made here
+        stored = self._held.get(request) or self.cache.load_pcm(request)
+        if stored is None or stored.size != size:  # removed, or changed, since it was checked
+            raise SynthesisError(
+                f"the clip for {request.text[:60]!r} could not be read back from the speech "
+                f"cache at {self.cache.root}",
+                fix="Render again; leave the speech cache alone while a render runs.",
+            )
+        return stored
+
+    def size(self, request: SpeechRequest) -> int:
+        return self._known[request][0]
+
+    def phrases(self, request: SpeechRequest) -> tuple[PhraseMark, ...]:
+        return self._known[request][1]
+
+    def __iter__(self) -> Iterator[SpeechRequest]:
+        return iter(self._known)
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def __contains__(self, request: object) -> bool:
+        return request in self._known
 
 
 def cache_unwritable(root: Path, reason: str) -> str:
@@ -97,9 +152,17 @@ def _made_clip(
     request: SpeechRequest, cache: ClipCache, unstored: Mapping[SpeechRequest, Unstored]
 ) -> Clip:
     """A clip just made: the worker's own when the cache refused it, else read back (checked)."""
+    return _made_pcm(request, cache, unstored).clip()
+
+
+def _made_pcm(
+    request: SpeechRequest, cache: ClipCache, unstored: Mapping[SpeechRequest, Unstored]
+) -> StoredClip:
+    """``_made_clip`` as 16-bit samples."""
     if request in unstored:
-        return Clip(from_pcm16(unstored[request].pcm), unstored[request].phrases)
-    made = cache.load(request)
+        pcm = np.frombuffer(unstored[request].pcm, dtype="<i2")
+        return StoredClip(pcm, unstored[request].phrases)
+    made = cache.load_pcm(request)
     if made is None:
         raise SynthesisError(f"the clip for {request.text[:60]!r} could not be read back")
     return made

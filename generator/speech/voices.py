@@ -19,7 +19,8 @@ prints the pace each rate gives, measured, beside the rate asked for.
 The same request gives the same samples on every run (reproducible files, even from an empty
 cache): both engines keep state from one utterance to the next within a process, and which worker
 makes which clip is down to timing. So eSpeak NG speaks each clip in a new ``espeak-ng`` process,
-and piper runs each utterance in a new session whose random generators are seeded from the request.
+and piper's model, one session a process, reads its noise from inputs fed from the request's seed
+(``piper_noise.py``) rather than from its own random nodes.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import numpy as np
 from generator.base.samples import Samples, from_pcm16, frozen
 from generator.errors import EnvironmentProblem, SettingsError
 from generator.files.wav import read_wav
+from generator.speech.piper_noise import NoiseFedSession, fed_model
 
 CLIP_TIMEOUT = 60.0  # seconds for one clip; the engines take milliseconds, so this means it hung
 # How fast each engine speaks a phrase (trimmed) at its own speed setting: measured by
@@ -236,7 +238,8 @@ class PiperEngine:
                 fix="Install it: `make demo` does, or pip install 'PATH-TO-STILLPOINT[piper]'",
             )
         self._loaded: dict[str, Any] = {}  # voice id -> PiperVoice: each model loads once
-        self._models: dict[str, Path] = {}  # voice id -> its .onnx, for a session an utterance
+        # voice id -> its .onnx, for a model that needs a new session for each utterance
+        self._models: dict[str, Path] = {}
 
     def voices(self) -> list[VoiceInfo]:
         return [
@@ -260,31 +263,41 @@ class PiperEngine:
         model = self._seeded(voice, seed)
         config = SynthesisConfig(length_scale=length_scale(seconds_per_word), normalize_audio=False)
         pieces = []
-        for phrase in phrases:  # in order, in one seeded session: the same on every run
+        for phrase in phrases:  # in order, from one seed: the same on every run
             chunks = [chunk.audio_float_array for chunk in model.synthesize(phrase, config)]
             pieces.append(frozen(np.concatenate(chunks) if chunks else np.zeros(0)))
         return pieces, int(model.config.sample_rate)
 
     def load(self, voice: str) -> Any:
-        """The piper model of a voice id (a PiperVoice), loaded the first time it is asked for."""
+        """The piper model of a voice id (a PiperVoice), loaded the first time it is asked for:
+        one session for the process, its noise read from inputs (``piper_noise.py``) when the
+        model's random nodes can be replaced."""
         if voice not in self._loaded:
             from piper import PiperVoice
             from piper.config import PiperConfig
 
             model, config = piper_files(voice)
             settings = PiperConfig.from_dict(_read_json(config))
-            self._loaded[voice] = PiperVoice(session=_piper_session(model), config=settings)
-            self._models[voice] = model
+            session = _fed_session(model)
+            if session is None:  # random operators piper_noise cannot replace
+                self._models[voice] = model
+                session = _piper_session(model)
+            self._loaded[voice] = PiperVoice(session=session, config=settings)
         return self._loaded[voice]
 
     def _seeded(self, voice: str, seed: int) -> Any:
-        """The voice with a new session whose random generators start from seed.
+        """The voice, its noise starting from seed.
 
-        The model draws noise (for the rhythm and the timbre) from generators that onnxruntime
-        seeds when it makes a session, and that run on from one utterance to the next: a new
-        session for each utterance (about 0.1 s) makes it the same on every run.
+        The model draws noise (for the rhythm and the timbre). In its own random nodes that
+        noise comes from generators that onnxruntime seeds when it makes a session, and that run
+        on from one utterance to the next; so the session's noise is fed from the seed
+        (``piper_noise.NoiseFedSession``). A model whose random nodes cannot be replaced gets a
+        new session for each utterance (0.1-0.5 s), its generators seeded as it is made.
         """
         loaded = self.load(voice)
+        if isinstance(getattr(loaded, "session", None), NoiseFedSession):
+            loaded.session.reseed(seed)
+            return loaded
         model = self._models.get(voice)
         if model is None:  # a stand-in set in _loaded (tests): as it is
             return loaded
@@ -301,17 +314,25 @@ def utterance_seed(*request: object) -> int:
     return int.from_bytes(digest, "little") & 0x7FFFFFFF
 
 
-def _piper_session(model: Path) -> Any:
+def _fed_session(model: Path) -> NoiseFedSession | None:
+    """A session of the model with its noise fed from a seed, or None if it cannot be made."""
+    fed = fed_model(model.read_bytes())
+    if fed is None:
+        return None
+    return NoiseFedSession(_piper_session(fed.model), fed.noise)
+
+
+def _piper_session(model: Path | bytes) -> Any:
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1  # parallel across worker processes, not within one
     options.inter_op_num_threads = 1
-    # A session is made for every utterance: graph optimisation would cost more time (0.2 s)
-    # than it saves on a sentence.
+    # Graph optimisation costs 0.1-0.2 s a session and gave no measurable speed on sentences.
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    source = model if isinstance(model, bytes) else str(model)
     return onnxruntime.InferenceSession(
-        str(model), sess_options=options, providers=["CPUExecutionProvider"]
+        source, sess_options=options, providers=["CPUExecutionProvider"]
     )
 
 

@@ -1,0 +1,377 @@
+"""Reproducible noise for a piper voice in one long-lived onnxruntime session.
+
+A piper (VITS) model draws Gaussian noise in the graph itself (``RandomNormalLike``: for the
+rhythm, in the duration predictor, and for the timbre, in the latent), from generators that
+onnxruntime seeds once, when it makes the session, and that run on from one call to the next. The
+same text then came out differently after different clips, and a new session for each utterance
+cost 0.12-0.5 s a clip.
+
+So, once per process and model, the model is rewritten in memory (nothing is written to disk):
+each random node becomes a read of a new graph input, a one-dimensional buffer of noise, taken to
+the size the node needs (``Size``; zeros past the buffer's end) and shaped like the node's input
+(``Reshape``); the size the node needed is a new graph output. ``NoiseFedSession`` feeds each
+buffer a window of a fixed pool of standard noise (made once a process, from a fixed seed), at a
+place that depends on the request's seed, the call's place in the utterance and the node alone:
+a view, so a call costs no drawing and no copy. A node that needed more than a window holds (a
+sentence of over a minute) is run again with noise drawn for it, to the size it reported.
+
+The model is edited at the level of protobuf's wire format (field numbers from ``onnx.proto``),
+so the ``onnx`` package is not needed. A model with random operators this does not handle
+(``RandomNormal``, ``Bernoulli``…, or any inside a subgraph) gives None: the caller falls back to
+a new session for each utterance.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import struct
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+NOISE_PREFIX = "stillpoint_noise"
+LIKE_OPS = {b"RandomNormalLike": "normal", b"RandomUniformLike": "uniform"}
+OTHER_RANDOM_OPS = (b"RandomNormal", b"RandomUniform", b"Bernoulli", b"Multinomial")
+SUBGRAPH_OPS = (b"If", b"Loop", b"Scan")
+MARKERS = (b"Random", b"Bernoulli", b"Multinomial", *SUBGRAPH_OPS)  # a node to look into
+# Each node reads a window of POOL values from a fixed pool of noise: the latent takes 192 values
+# a frame, so this is a sentence of a minute, as piper speaks it (22 050 Hz, 256 samples a frame).
+POOL = 1 << 20
+POOL_SEED = 20  # the pool's, the same in every process
+FLOAT, INT64 = 1, 7  # onnx TensorProto data types
+ATTR_INT = 2  # onnx AttributeProto's type of an int
+
+# Field numbers of onnx.proto's messages.
+MODEL_GRAPH = 7
+GRAPH_NODE, GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_OUTPUT = 1, 5, 11, 12
+NODE_INPUT, NODE_OUTPUT, NODE_NAME, NODE_OP_TYPE, NODE_ATTRIBUTE, NODE_DOMAIN = 1, 2, 3, 4, 5, 7
+ATTR_NAME, ATTR_F, ATTR_I, ATTR_TYPE = 1, 2, 3, 20
+
+
+@dataclass(frozen=True)
+class NoiseInput:
+    """A random node turned into a graph input: its noise (a standard normal or uniform [0, 1)
+    buffer) and the graph output that says how many values of it the call used."""
+
+    name: str
+    needed: str
+    kind: str  # "normal" or "uniform"
+
+
+@dataclass(frozen=True)
+class FedModel:
+    model: bytes  # the rewritten model, for onnxruntime.InferenceSession
+    noise: tuple[NoiseInput, ...]
+
+
+def fed_model(model: bytes) -> FedModel | None:
+    """The model with its random nodes read from noise inputs; None when it has a random
+    operator this cannot replace (or none at all: then it needs no seeding)."""
+    pieces: list[bytes | memoryview] = []  # joined once: the weights are copied only once
+    noise: tuple[NoiseInput, ...] = ()
+    for number, _, value, raw in _raw_fields(model):
+        if number != MODEL_GRAPH:
+            pieces.append(raw)
+            continue
+        rewritten = _rewritten_graph(value)
+        if rewritten is None:
+            return None
+        graph, noise = rewritten
+        size = sum(len(piece) for piece in graph)
+        pieces += [_encode_varint(MODEL_GRAPH << 3 | 2) + _encode_varint(size), *graph]
+    return FedModel(b"".join(pieces), noise) if noise else None
+
+
+def _rewritten_graph(
+    graph: memoryview,
+) -> tuple[list[bytes | memoryview], tuple[NoiseInput, ...]] | None:
+    """The graph's fields with the random nodes replaced, and the noise inputs made."""
+    out: list[bytes | memoryview] = []
+    noise: list[NoiseInput] = []
+    for number, _, value, raw in _raw_fields(graph):
+        if number != GRAPH_NODE or not any(op in bytes(raw) for op in MARKERS):
+            out.append(raw)  # the weights and most nodes: as they are, without decoding them
+            continue
+        node = _node(value)
+        if node.op_type in LIKE_OPS:
+            replaced = _replacement(node, len(noise))
+            if replaced is None:
+                return None
+            nodes, constants, made = replaced
+            out += [nodes, constants]
+            noise.append(made)
+        elif node.op_type in OTHER_RANDOM_OPS or _random_inside(node.op_type, value):
+            return None
+        else:
+            out.append(raw)
+    if not noise:
+        return None
+    out.append(_constant(f"{NOISE_PREFIX}_zero", INT64, [0]))
+    out.append(_constant(f"{NOISE_PREFIX}_one", INT64, [1]))
+    for made in noise:
+        out.append(_bytes_field(GRAPH_INPUT, _value_info(made.name, FLOAT, ["noise"])))
+        out.append(_bytes_field(GRAPH_OUTPUT, _value_info(made.needed, INT64, [])))
+    return out, tuple(noise)
+
+
+def _random_inside(op_type: bytes, node: memoryview) -> bool:
+    """Whether a node with subgraphs (If, Loop, Scan) may have random operators in them."""
+    return op_type in SUBGRAPH_OPS and any(
+        op in bytes(node) for op in (*LIKE_OPS, *OTHER_RANDOM_OPS)
+    )
+
+
+@dataclass
+class _Node:
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    op_type: bytes = b""
+    domain: bytes = b""
+    attributes: dict[str, tuple[int, float]] = field(default_factory=dict)  # name: (i, f)
+
+
+def _node(data: memoryview) -> _Node:
+    node = _Node()
+    for number, _, value in _fields(data):
+        if number == NODE_INPUT:
+            node.inputs.append(bytes(value).decode())
+        elif number == NODE_OUTPUT:
+            node.outputs.append(bytes(value).decode())
+        elif number == NODE_OP_TYPE:
+            node.op_type = bytes(value)
+        elif number == NODE_DOMAIN:
+            node.domain = bytes(value)
+        elif number == NODE_ATTRIBUTE:
+            name, i, f = "", 0, 0.0
+            for a_number, _, a_value in _fields(value):
+                if a_number == ATTR_NAME:
+                    name = bytes(a_value).decode()
+                elif a_number == ATTR_I:
+                    i = _signed(int(a_value))
+                elif a_number == ATTR_F:
+                    f = struct.unpack("<f", bytes(a_value))[0]
+            node.attributes[name] = (i, f)
+    if node.domain not in (b"", b"ai.onnx"):
+        node.op_type = b"?"  # another domain's operator of the same name: not one of these
+    return node
+
+
+def _replacement(node: _Node, index: int) -> tuple[bytes, bytes, NoiseInput] | None:
+    """The nodes that read the noise in place of a Random*Like node, and their constants."""
+    if len(node.inputs) != 1 or len(node.outputs) != 1:
+        return None
+    if node.attributes.get("dtype", (FLOAT, 0.0))[0] != FLOAT:
+        return None  # a float16 or double model: not one piper makes
+    kind = LIKE_OPS[node.op_type]
+    p = f"{NOISE_PREFIX}{index}"
+    made = NoiseInput(name=p, needed=f"{p}_needed", kind=kind)
+    like, result = node.inputs[0], node.outputs[0]
+    zero, one = f"{NOISE_PREFIX}_zero", f"{NOISE_PREFIX}_one"
+    if kind == "normal":
+        scale = node.attributes.get("scale", (0, 1.0))[1]
+        offset = node.attributes.get("mean", (0, 0.0))[1]
+    else:
+        low = node.attributes.get("low", (0, 0.0))[1]
+        high = node.attributes.get("high", (0, 1.0))[1]
+        scale, offset = high - low, low
+    plain = scale == 1.0 and offset == 0.0  # the noise as it is, standard
+    shaped = result if plain else f"{p}_shaped"
+    nodes = [  # the first Size(like) values of the buffer, zeros after its end, shaped like it
+        _node_bytes("Size", [like], [made.needed]),
+        _node_bytes("Reshape", [made.needed, one], [f"{p}_need"]),
+        _node_bytes("Slice", [made.name, zero, f"{p}_need"], [f"{p}_taken"]),
+        _node_bytes("Shape", [f"{p}_taken"], [f"{p}_have"]),
+        _node_bytes("Sub", [f"{p}_need", f"{p}_have"], [f"{p}_short"]),
+        _node_bytes("Concat", [zero, f"{p}_short"], [f"{p}_pads"], axis=0),
+        _node_bytes("Pad", [f"{p}_taken", f"{p}_pads"], [f"{p}_flat"]),
+        _node_bytes("Shape", [like], [f"{p}_shape"]),
+        _node_bytes("Reshape", [f"{p}_flat", f"{p}_shape"], [shaped]),
+    ]
+    constants = b""
+    if not plain:
+        constants = _constant(f"{p}_scale", FLOAT, [scale])
+        constants += _constant(f"{p}_offset", FLOAT, [offset])
+        nodes.append(_node_bytes("Mul", [shaped, f"{p}_scale"], [f"{p}_scaled"]))
+        nodes.append(_node_bytes("Add", [f"{p}_scaled", f"{p}_offset"], [result]))
+    return b"".join(_bytes_field(GRAPH_NODE, n) for n in nodes), constants, made
+
+
+class NoiseFedSession:
+    """An onnxruntime session of a ``fed_model``, used like the model's own: ``run`` feeds the
+    noise inputs from the seed set by ``reseed`` and returns the model's own outputs."""
+
+    def __init__(self, session: Any, noise: Sequence[NoiseInput]) -> None:
+        self.session = session
+        self.noise = tuple(noise)
+        self._outputs = [o.name for o in session.get_outputs() if not _is_noise(o.name)]
+        self._seed = 0
+        self._calls = 0
+        self.reruns = 0  # calls run again for a node that needed more noise than POOL holds
+        for made in self.noise:
+            _pool(made.kind)  # made with the session, not in the first clip
+
+    def reseed(self, seed: int) -> None:
+        """The noise of the calls from here on starts from seed (an utterance's)."""
+        self._seed, self._calls = seed, 0
+
+    def get_inputs(self) -> list[Any]:
+        return [i for i in self.session.get_inputs() if not _is_noise(i.name)]
+
+    def get_outputs(self) -> list[Any]:
+        return [o for o in self.session.get_outputs() if not _is_noise(o.name)]
+
+    def run(
+        self, output_names: Sequence[str] | None, feeds: Mapping[str, Any], *args: Any
+    ) -> list[Any]:
+        wanted = list(output_names) if output_names else self._outputs
+        call = self._calls
+        self._calls += 1
+        noise = {n.name: self.window(n, call) for n in self.noise}
+        while True:
+            result = self.session.run(
+                [*wanted, *(n.needed for n in self.noise)], {**feeds, **noise}, *args
+            )
+            used = result[len(wanted) :]
+            short = [
+                (n, int(size))
+                for n, size in zip(self.noise, used, strict=True)
+                if int(size) > noise[n.name].size
+            ]
+            if not short:
+                return list(result[: len(wanted)])
+            self.reruns += 1
+            for n, size in short:
+                noise[n.name] = self.drawn(n, call, size)
+
+    def window(self, noise: NoiseInput, call: int) -> np.ndarray[Any, Any]:
+        """The noise a node reads in a call: POOL values of the process's fixed pool, from a
+        place that depends on the seed, the call and the node alone (a view: nothing copied)."""
+        index = self.noise.index(noise)
+        key = hashlib.blake2b(f"{self._seed},{call},{index}".encode(), digest_size=8).digest()
+        start = int.from_bytes(key, "little") % POOL
+        return _pool(noise.kind)[start : start + POOL]
+
+    def drawn(self, noise: NoiseInput, call: int, size: int) -> np.ndarray[Any, Any]:
+        """For a node that needs more than POOL values (a sentence of over a minute): its own
+        ``size`` values, drawn from the seed, the call and the node."""
+        generator = np.random.default_rng((self._seed, call, self.noise.index(noise)))
+        return _draw(generator, noise.kind, size)
+
+
+@functools.cache
+def _pool(kind: str) -> np.ndarray[Any, Any]:
+    """POOL values of standard noise, twice over, so that a window of POOL values may start
+    anywhere in the first: the same on every run (a fixed seed)."""
+    values = _draw(np.random.default_rng(POOL_SEED), kind, POOL)
+    pool = np.concatenate([values, values])
+    pool.flags.writeable = False
+    return pool
+
+
+def _draw(generator: np.random.Generator, kind: str, size: int) -> np.ndarray[Any, Any]:
+    if kind == "normal":
+        return generator.standard_normal(size, dtype=np.float32)
+    return generator.random(size, dtype=np.float32)
+
+
+def _is_noise(name: str) -> bool:
+    return name.startswith(NOISE_PREFIX)
+
+
+# --- protobuf wire format -------------------------------------------------------------------
+
+
+def _varint(data: memoryview | bytes, at: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return result, at
+
+
+def _raw_fields(data: memoryview | bytes) -> Iterator[tuple[int, int, Any, memoryview]]:
+    """(field number, wire type, value, the field's bytes as stored) of a message."""
+    view = memoryview(data)
+    at = 0
+    while at < len(view):
+        start = at
+        key, at = _varint(view, at)
+        number, wire = key >> 3, key & 7
+        value: Any
+        if wire == 0:
+            value, at = _varint(view, at)
+        elif wire == 1:
+            value, at = view[at : at + 8], at + 8
+        elif wire == 2:
+            length, at = _varint(view, at)
+            value, at = view[at : at + length], at + length
+        elif wire == 5:
+            value, at = view[at : at + 4], at + 4
+        else:
+            raise ValueError(f"not an ONNX model (protobuf wire type {wire})")
+        if at > len(view):
+            raise ValueError("not an ONNX model (truncated)")
+        yield number, wire, value, view[start:at]
+
+
+def _fields(data: memoryview | bytes) -> Iterator[tuple[int, int, Any]]:
+    for number, wire, value, _ in _raw_fields(data):
+        yield number, wire, value
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _encode_varint(value: int) -> bytes:
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _bytes_field(number: int, value: bytes | str) -> bytes:
+    data = value.encode() if isinstance(value, str) else value
+    return _encode_varint(number << 3 | 2) + _encode_varint(len(data)) + data
+
+
+def _int_field(number: int, value: int) -> bytes:
+    return _encode_varint(number << 3) + _encode_varint(value)
+
+
+def _node_bytes(op: str, inputs: list[str], outputs: list[str], **ints: int) -> bytes:
+    out = b"".join(_bytes_field(NODE_INPUT, name) for name in inputs)
+    out += b"".join(_bytes_field(NODE_OUTPUT, name) for name in outputs)
+    out += _bytes_field(NODE_NAME, f"{outputs[0]}_node") + _bytes_field(NODE_OP_TYPE, op)
+    for name, value in ints.items():
+        attribute = _bytes_field(ATTR_NAME, name) + _int_field(ATTR_I, value)
+        out += _bytes_field(NODE_ATTRIBUTE, attribute + _int_field(ATTR_TYPE, ATTR_INT))
+    return out
+
+
+def _constant(name: str, data_type: int, values: list[int] | list[float]) -> bytes:
+    """A one-dimensional initializer (TensorProto: dims 1, data_type 2, name 8, raw_data 9)."""
+    raw = struct.pack(f"<{len(values)}{'q' if data_type == INT64 else 'f'}", *values)
+    tensor = _int_field(1, len(values)) + _int_field(2, data_type)
+    tensor += _bytes_field(8, name) + _bytes_field(9, raw)
+    return _bytes_field(GRAPH_INITIALIZER, tensor)
+
+
+def _value_info(name: str, elem_type: int, dims: list[str]) -> bytes:
+    """ValueInfoProto (name 1, type 2) of a tensor (TypeProto.tensor_type 1: elem_type 1,
+    shape 2: TensorShapeProto dim 1: Dimension dim_param 2)."""
+    shape = b"".join(_bytes_field(1, _bytes_field(2, dim)) for dim in dims)
+    tensor = _int_field(1, elem_type) + _bytes_field(2, shape)
+    return _bytes_field(1, name) + _bytes_field(2, _bytes_field(1, tensor))
