@@ -39,6 +39,7 @@ ROWS = 8
 SESSION = "pigeon"
 # Targets (issue 19), printed beside the measurements.
 CPU_PER_ROW = 5.5  # CPU-s a personalised row, shared clips cached
+CPU_PER_ROW_ROUND_2 = 3.5  # issue 20: with mastering and limiting at most a quarter of a render
 SPEED_UP = 1.8  # rows a second, 2 workers against 1
 ORCHESTRATION_MS = 50.0  # the parent's own CPU a row
 SKIP_MS = 5.0  # a finished row skipped when the batch runs again
@@ -126,6 +127,8 @@ def table(runs: Mapping[str, Run], skip: float, orchestration: float) -> str:
         row("CPU of one personalised file, one CLI render", f"{cli.cpu:.1f} CPU-s", "", None),
         row(f"CPU a row in a batch ({2 * ROWS} rows against {ROWS})", f"{per_row:.1f} CPU-s",
             f"≤ {CPU_PER_ROW}", per_row <= CPU_PER_ROW),
+        row("the same, against the second performance round's target", f"{per_row:.1f} CPU-s",
+            f"≤ {CPU_PER_ROW_ROUND_2}", per_row <= CPU_PER_ROW_ROUND_2),
         row(f"CPU a row, the whole batch of {2 * ROWS} / {2 * ROWS}",
             f"{two.cpu / (2 * ROWS):.1f} CPU-s", "", None),
         row(f"rows a second, 2 jobs against 1 ({2 * ROWS} rows)", f"{speed_up:.2f}x",
