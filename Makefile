@@ -13,7 +13,7 @@ DEVELOPMENT := $(VENV)/.installed-dev
 .PHONY: demo test lint system-deps sounds bench bench-batch bench-voices clean
 
 demo: $(RUNTIME)
-	@echo; echo "==> Rendering output/hip-release.mp3: a session of about 45 minutes; rendering it takes a minute or two"
+	@echo; echo "==> Rendering output/hip-release.mp3: a session of about 47 minutes; rendering it takes a minute or two"
 	$(BIN)/stillpoint render hip-release -o output/hip-release.mp3
 
 test: $(DEVELOPMENT)
