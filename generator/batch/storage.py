@@ -151,22 +151,29 @@ class RemotePlace:
             return -1
 
     def _put(self, local: Path, name: str) -> None:
-        """Copy to a hidden name beside the destination, then move it into place."""
         system, root = _filesystem(self.url)
-        destination = f"{root}/{name}"
-        parent, _, base = destination.rpartition("/")
-        hidden = f"{parent}/.{base}.{os.getpid()}.part"
         try:
-            system.makedirs(parent, exist_ok=True)
-            system.put_file(str(local), hidden)
-            system.mv(hidden, destination)
+            _put_whole(system, local, f"{root}/{name}")
         except OSError as error:
-            with contextlib.suppress(OSError):
-                system.rm_file(hidden)
             raise OutputError(
-                f"cannot write {destination}: {error}",
+                f"cannot write {root}/{name}: {error}",
                 fix="Check the URL given with -o and that this machine may write there.",
             ) from None
+
+
+def _put_whole(system: Any, local: Path, destination: str) -> None:
+    """Copy to a hidden name beside the destination, then move it into place: a reader of the
+    URL sees the whole file or none (the hidden copy is removed if the copy fails)."""
+    parent, _, base = destination.rpartition("/")
+    hidden = f"{parent}/.{base}.{os.getpid()}.part"
+    try:
+        system.makedirs(parent, exist_ok=True)
+        system.put_file(str(local), hidden)
+        system.mv(hidden, destination)
+    except OSError:
+        with contextlib.suppress(OSError):
+            system.rm_file(hidden)
+        raise
 
 
 def place(text: str) -> Place:
@@ -205,11 +212,7 @@ class SharedCache:
             path, remote = local.path(request), f"{root}/{_relative(local, request)}"
             if not path.is_file() or system.exists(remote):
                 continue
-            parent = remote.rpartition("/")[0]
-            hidden = f"{parent}/.{path.name}.{os.getpid()}.part"
-            system.makedirs(parent, exist_ok=True)
-            system.put_file(str(path), hidden)
-            system.mv(hidden, remote)
+            _put_whole(system, path, remote)
             pushed += 1
         return pushed
 
