@@ -27,7 +27,6 @@ from generator.commands.listing import listing
 from generator.commands.player import play as play_file
 from generator.commands.scaffold import scaffold
 from generator.commands.timed_plan import plan_lines
-from generator.commands.validate import validate as check_files
 from generator.errors import OutputError, SettingsError, StillpointError
 from generator.markup.templating import part_declarations
 from generator.recipes.catalogue import Catalogue, user_scripts_dir
@@ -48,7 +47,6 @@ from generator.session import (
 )
 from generator.speech.cache import ClipCache, default_cache_dir
 from generator.speech.voices import auto_voice, installed_engines, start_engine
-from generator.writing.output_checks import check_not_input
 
 if TYPE_CHECKING:  # imported where used: `stillpoint list` and `script` start without them
     from generator.batch.engines import Engine
@@ -540,6 +538,8 @@ def validate(
     scripts: ScriptsOption = None,
 ) -> None:
     """Check recipes, programs, templates and scripts; report every problem with its file:line."""
+    from generator.commands.validate import validate as check_files  # `list` starts without it
+
     files, problems = check_files(paths, _catalogue(scripts))
     for problem in problems:
         typer.echo(f"{problem.message()}", err=True)
@@ -634,6 +634,8 @@ def _render_again(
     skip: Sequence[str],
     minutes: str | None,
 ) -> None:
+    from generator.writing.output_checks import check_not_input  # with its tags: `list` without
+
     if output is not None:  # the file --from reads must not be written over while it is read
         check_not_input(output, [mp3])
     choices = Choices(overrides, tuple(skip), config.settings)

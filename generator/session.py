@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-
-from threadpoolctl import threadpool_limits
+from typing import TYPE_CHECKING
 
 from generator import __version__
 from generator.base.durations import MAX_SECONDS
@@ -45,8 +44,6 @@ from generator.recipes.overrides import Overrides, apply_overrides
 from generator.recipes.program import Program
 from generator.recipes.recipe import Part, Recipe, load_recipe, without_parts
 from generator.recipes.settings import Settings, suggested
-from generator.sound.mastering import Mastered, PlanCache, master
-from generator.sound.mix import BLOCK_SECONDS, mix_blocks
 from generator.sound.sources import (
     EstimatedClips,
     RenderClips,
@@ -64,17 +61,11 @@ from generator.timeline.fitting import TimelineAt, fit, length_range, seconds, u
 from generator.timeline.placement import LEAD_IN, TAIL, build_timeline
 from generator.timeline.shaping import LEAVE_OUT, Knob, Shape, extreme, shaped, start
 from generator.writing.cover import cover_image
-from generator.writing.export import sidecar_texts, write_session
-from generator.writing.output_checks import (
-    check_chapters,
-    check_container,
-    check_output,
-    session_inputs,
-)
 from generator.writing.playlist import Entry, m3u8
-from generator.writing.provenance import laid_out, make_record
-from generator.writing.provenance import read as read_record
-from generator.writing.tags import ChapterTag, FileTags
+
+if TYPE_CHECKING:  # imported where a render uses them: `list` and `script` start without them
+    from generator.sound.mastering import Mastered
+    from generator.writing.tags import FileTags
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 BED_MARGIN = 30.0  # seconds of a bed or music file read past the estimated end of the session
@@ -227,13 +218,22 @@ def estimated_lengths(
     prepared: Prepared, catalogue: Catalogue
 ) -> tuple[Fraction, Fraction, Fraction]:
     """The shortest, usual and longest length of the session (estimated; --minutes' range)."""
-    timeline_at = _timelines(prepared, _estimated(prepared, catalogue))
+    timeline_at = _timelines(prepared, _estimated(prepared, catalogue, marks=False))
     shortest, longest = length_range(timeline_at)
     return shortest, seconds(timeline_at(Fraction(0))), longest
 
 
-def _estimated(prepared: Prepared, catalogue: Catalogue) -> EstimatedClips:
-    return EstimatedClips(bells_used(prepared.cues, prepared.settings.bell, catalogue))
+def usual_length(prepared: Prepared, catalogue: Catalogue) -> Fraction:
+    """The session's length with its pauses as written (estimated): ``estimate``'s, without
+    the phrase marks its plan shows."""
+    timeline_at = _timelines(prepared, _estimated(prepared, catalogue, marks=False))
+    return seconds(timeline_at(Fraction(0)))
+
+
+def _estimated(prepared: Prepared, catalogue: Catalogue, marks: bool = True) -> EstimatedClips:
+    """Lengths without audio: the bells as their files hold them (only their lengths count)."""
+    bells = bells_used(prepared.cues, prepared.settings.bell, catalogue, level=None)
+    return EstimatedClips(bells, marks=marks)
 
 
 @dataclass(frozen=True)
@@ -277,8 +277,29 @@ def reach(prepared: Prepared, catalogue: Catalogue) -> tuple[Fraction, Fraction]
     if not knobs:
         shortest, _, longest = estimated_lengths(prepared, catalogue)
         return shortest, longest
-    lengths = _ShapeLengths(prepared, catalogue, knobs)
-    return lengths.of(extreme(knobs, longest=False))[0], lengths.of(extreme(knobs, longest=True))[2]
+    return _extreme(prepared, catalogue, knobs, False), _extreme(prepared, catalogue, knobs, True)
+
+
+def _extreme(
+    prepared: Prepared, catalogue: Catalogue, knobs: Sequence[Knob], longest: bool
+) -> Fraction:
+    """The session reshaped to its extreme and stretched to it: one script and one timeline, as
+    a render that long builds them. The solver's sum of its parts' lengths (``_ShapeLengths``)
+    is the same for every built-in session (tests/test_quick_commands.py) but renders and places
+    each part alone, at three stretches: 0.45 s of the first `stillpoint list`'s 1.4, measured."""
+    recipe = _recipe_in(prepared.recipe, extreme(knobs, longest))
+    clips = _BellLengths(catalogue, recipe.settings.bell)
+    stretch = Fraction(1 if longest else -1)
+    timeline = build_timeline(
+        "", _cues(recipe, catalogue), recipe.settings, clips, SAMPLE_RATE, stretch
+    )
+    return seconds(timeline)
+
+
+def _cues(recipe: Recipe, catalogue: Catalogue) -> tuple[Cue, ...]:
+    """The recipe's script as cues, its holds at the listener's level: nothing checked."""
+    script = render_script(recipe, catalogue.template_dirs)
+    return scaled_holds(parse_cues(script.lines), recipe.settings.hold_scale)
 
 
 def _knobs(recipe: Recipe, catalogue: Catalogue) -> tuple[Knob, ...]:
@@ -380,8 +401,7 @@ class _ShapeLengths:
 
     def _measured(self, part: Part) -> tuple[Fraction, Fraction, Fraction]:
         recipe = replace(self.prepared.recipe, parts=(part,))
-        script = render_script(recipe, self.catalogue.template_dirs)
-        cues = scaled_holds(parse_cues(script.lines), recipe.settings.hold_scale)
+        cues = _cues(recipe, self.catalogue)
         settings = recipe.settings
         framing = LEAD_IN + TAIL + settings.warmup  # every timeline's own, not the part's
 
@@ -398,17 +418,18 @@ def _with_all_parts(shape: Shape) -> Shape:
 
 
 class _BellLengths(EstimatedClips):
-    """Estimated clips whose bells are decoded when first rung: a variant may ring one the
-    session at its own shape does not."""
+    """Estimated clip lengths whose bells are decoded when first rung: a variant may ring one
+    the session at its own shape does not."""
 
     def __init__(self, catalogue: Catalogue, default: str) -> None:
-        super().__init__({})
+        super().__init__({}, marks=False)
         self.catalogue = catalogue
         self.default = default
 
     def bell(self, name: str) -> ClipRef:
         if name not in self.bells:
-            found = bells_used((Bell(name, Source("", 0)),), self.default, self.catalogue)
+            rung = (Bell(name, Source("", 0)),)
+            found = bells_used(rung, self.default, self.catalogue, level=None)
             self.bells = {**self.bells, **found}
         return super().bell(name)
 
@@ -426,6 +447,15 @@ def render(
     """Synthesise, place, mix and encode the session into output (.mp3, .m4b or .opus) and its
     sidecars. Missing speech is made in ``speech_workers`` processes (a core each by default;
     0: in this process, as a batch's renderers do)."""
+    from threadpoolctl import threadpool_limits
+
+    from generator.writing.output_checks import (
+        check_chapters,
+        check_container,
+        check_output,
+        session_inputs,
+    )
+
     report = progress or (lambda stage, done, total: None)
     check_container(output)  # the sidecars take the same stem: x.json would collide
     inputs = session_inputs(prepared.recipe, prepared.templates, prepared.cues, catalogue)
@@ -484,6 +514,10 @@ def _mastered_and_encoded(
     target: Fraction | None,
     album: Album | None,
 ) -> Rendered:
+    from generator.sound.mastering import PlanCache, master
+    from generator.sound.mix import BLOCK_SECONDS, mix_blocks
+    from generator.writing.export import sidecar_texts, write_session
+
     clips.level_speech()
     report("Measuring", 0, 1)
     mastered = master(timeline, clips.audio, PlanCache(clips.cache.root))
@@ -527,6 +561,9 @@ class Album:
 def _tags(
     prepared: Prepared, timeline: Timeline, album: Album, target: Fraction | None
 ) -> FileTags:
+    from generator.writing.provenance import make_record
+    from generator.writing.tags import ChapterTag, FileTags
+
     recipe = prepared.recipe
     record = make_record(recipe, prepared.templates, prepared.lexicons, prepared.skip, target)
     return FileTags(
@@ -605,6 +642,9 @@ def render_from(
     Its files are laid out in a temporary scripts folder searched first, so the same recipe and
     templates render, whatever the library holds now; the output defaults to folder/NAME.mp3.
     """
+    from generator.writing.provenance import laid_out
+    from generator.writing.provenance import read as read_record
+
     record = read_record(mp3)
     with laid_out(record) as recipe:
         catalogue = Catalogue((recipe.parent.parent, *catalogue.user_dirs))
@@ -622,6 +662,8 @@ def _reads_only_its_own(
     """A shared MP3's record may make a render read only what it carries (laid out in root), the
     scripts folders' own files and sounds, or a file the command line names: never a path of its
     choosing elsewhere (a cover, an ambience or music file), which the new file would carry on."""
+    from generator.writing.output_checks import session_inputs
+
     allowed = [root.resolve(), *(folder.resolve() for folder in catalogue.script_roots)]
     allowed += [folder.resolve() for folder in catalogue.sound_dirs]
     named = {

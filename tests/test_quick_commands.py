@@ -5,20 +5,29 @@ wall-clock: what is not done again is counted."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from generator import session
 from generator.base.samples import SAMPLE_RATE
 from generator.cli import app
 from generator.commands import listing
 from generator.files import ffmpeg, soundfiles
 from generator.markup.templating import render_script
+from generator.recipes.catalogue import Catalogue
 from generator.recipes.recipe import load_recipe
 from generator.session import prepare
+from generator.sound import sources
+from generator.timeline.events import Timeline
+from generator.timeline.placement import build_timeline
+from generator.timeline.shaping import extreme
 from tests.conftest import write
 
 runner = CliRunner()
@@ -108,3 +117,77 @@ def test_the_list_is_kept_until_a_file_it_depends_on_changes(
     assert changed.exit_code == 0
     assert "mine" in worked  # worked out again: the content changed
     assert "mine" in changed.output
+
+
+def test_the_first_list_builds_few_timelines_and_levels_no_bell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session's row takes its usual length and its two extremes (a fixed-shape session: its
+    three lengths), not each part in each shape at each stretch (555 timelines for the 16
+    built-ins, once); bells count by their length, unlevelled; no phrase marks are worked out."""
+    built: list[str] = []  # the title of each timeline built
+
+    def counted(*args: Any) -> Timeline:
+        built.append(args[0])
+        return build_timeline(*args)
+
+    def not_here(*args: object) -> object:
+        raise AssertionError("a length worked out what only audio or a plan needs")
+
+    sources._levelled.cache_clear()  # levelled by an earlier test: asked again, not read back
+    monkeypatch.setattr(session, "build_timeline", counted)
+    monkeypatch.setattr(sources, "bell_at", not_here)
+    monkeypatch.setattr(sources, "_estimated_marks", not_here)
+    monkeypatch.setenv("STILLPOINT_CACHE", str(tmp_path / "cache"))
+    result = runner.invoke(app, ["list"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "program" not in line]
+    assert "~47:18  07:28-2:01:28" in result.output  # hip-release, as before
+    assert 0 < len(built) <= 4 * len(rows)
+
+
+def test_the_list_reaches_what_the_solver_reaches() -> None:
+    """The range `list` shows (each extreme shape placed whole) is the one the length solver
+    works with (its parts placed one by one, summed), for every built-in session."""
+    catalogue = Catalogue(())
+    for name in catalogue.sessions():
+        prepared = prepare(name, catalogue)
+        knobs = session._knobs(prepared.recipe, catalogue)
+        if not knobs:
+            continue
+        parts = session._ShapeLengths(prepared, catalogue, knobs)
+        shortest = parts.of(extreme(knobs, longest=False))[0]
+        longest = parts.of(extreme(knobs, longest=True))[2]
+        assert session.reach(prepared, catalogue) == (shortest, longest), name
+
+
+def test_list_imports_nothing_only_a_render_needs(tmp_path: Path) -> None:
+    """Mastering, tagging (mutagen) and writing files are a render's: `stillpoint list` starts
+    without them (about 50 ms of its first second)."""
+    code = (
+        "import sys\n"
+        "from generator.cli import main\n"
+        "sys.argv = ['stillpoint', 'list']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "STILLPOINT_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "hip-release" in done.stdout
+    loaded = set(done.stderr.split())
+    for render_only in RENDER_ONLY:
+        assert render_only not in loaded, render_only
+
+
+RENDER_ONLY = (
+    "mutagen",
+    "threadpoolctl",
+    "generator.sound.mastering",
+    "generator.sound.mix",
+    "generator.writing.export",
+    "generator.writing.tags",
+    "generator.writing.output_checks",
+    "generator.writing.provenance",
+    "generator.commands.validate",
+)

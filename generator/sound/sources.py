@@ -65,10 +65,13 @@ def _bell_sources(cues: Sequence[Cue], default: str) -> dict[str, Source]:
 
 
 def bells_used(
-    cues: Sequence[Cue], default: str, catalogue: Catalogue, level: Fraction = BELL_LEVEL
+    cues: Sequence[Cue], default: str, catalogue: Catalogue, level: Fraction | None = BELL_LEVEL
 ) -> dict[str, Samples]:
     """The bells the cues ring, at ``level`` dB against the voice; an unknown name is a markup
     error at its line. ``default`` is the bell a bare [bell] rings (the ``bell`` setting).
+
+    ``level`` None: as their files hold them, for an estimate, which needs only their lengths
+    (levelling measures their loudness: 40 ms of the first `stillpoint list`, cProfile).
     """
     available = catalogue.sounds()
     bells: dict[str, Samples] = {}
@@ -80,7 +83,8 @@ def bells_used(
                 fix=f"Sounds: {', '.join(available) or 'none'} (files in sounds/), or none.",
             )
         try:
-            bells[name] = _levelled_bell(available[name], level)
+            path = available[name]
+            bells[name] = read_sound(path, BELL) if level is None else _levelled_bell(path, level)
         except SoundFileError as error:
             raise MarkupError(error.what, where=source, fix=error.fix) from None
     return bells
@@ -184,17 +188,23 @@ class EstimatedClips:
     """Clip lengths without audio: speech estimated from its words, bells and tones exact."""
 
     def __init__(
-        self, bells: Mapping[str, Samples], sentence_pause: Fraction = Fraction(1)
+        self,
+        bells: Mapping[str, Samples],
+        sentence_pause: Fraction = Fraction(1),
+        marks: bool = True,
     ) -> None:
         self.bells = bells
         self.sentence_pause = sentence_pause  # where the phrases fall in an estimate
+        # False: lengths only, no phrase marks (a length does not need them; working them out
+        # is 0.06 of the first `stillpoint list`'s 1.1 s CPU, measured)
+        self.marks = marks
 
     def speech(self, text: str, voice: str, rate: int) -> ClipRef:
         """An utterance lasts its words x 60 / rate (delivery.py makes it so): exact but for an
         utterance of one phrase, whose pace is the engine's own within its calibration. Its
         phrases fall where the pace puts them (``delivery.estimated_marks``)."""
         seconds = Fraction(word_count(text) * 60, rate)
-        marks = _estimated_marks(text, rate, self.sentence_pause)
+        marks = _estimated_marks(text, rate, self.sentence_pause) if self.marks else ()
         key, samples = f"estimate:{voice}:{rate}:{text}", round(seconds * SAMPLE_RATE)
         return ClipRef(key, samples, phrases=marks)
 
