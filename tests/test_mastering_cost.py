@@ -178,6 +178,25 @@ def test_no_need_no_stretch() -> None:
     assert loudness._reductions(np.zeros(1000), SAMPLE_RATE) == []
 
 
+def test_the_stretches_from_where_a_reduction_is_needed_are_those_of_every_sample() -> None:
+    """The limiter keeps only where its envelope passes the target (no float64 value for every
+    sample): its stretches are the dense reduction's, bit for bit."""
+    rng = np.random.default_rng(4)
+    envelope = np.abs(rng.normal(0, 0.01, 4 * SAMPLE_RATE)).astype(np.float32)
+    for at in range(SAMPLE_RATE // 4, envelope.size, SAMPLE_RATE):
+        envelope[at : at + 20] += 0.9  # crests a second apart: a stretch each
+    target = -12.0
+    dense = np.zeros(envelope.size)
+    over = envelope > 10 ** (target / 20)
+    dense[over] = 20 * np.log10(envelope[over].astype(np.float64)) - target
+    expected = loudness._reductions(dense, SAMPLE_RATE)
+    sparse = list(loudness._stretches(*loudness._needed(envelope, target), SAMPLE_RATE))
+    assert len(sparse) == len(expected) > 1
+    for (start, values), (first, wanted) in zip(sparse, expected, strict=True):
+        assert start == first
+        assert np.array_equal(values, wanted)
+
+
 # --- mastering measures each clip once ---------------------------------------------------
 
 

@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from generator.base.samples import SAMPLE_RATE, Samples, db_to_gain, frozen
+from generator.base.samples import SAMPLE_RATE, Samples, db_to_gain
 
 Floats = npt.NDArray[np.float64]
 Real = npt.NDArray[np.floating[Any]]  # either precision
@@ -288,33 +289,63 @@ def k_weighted_looped(loop: Real, rate: int = SAMPLE_RATE) -> Floats:
     return kept
 
 
+ENERGY_GROUP_SECONDS = 5  # k_weighted_energy works on this much of a clip at once
+
+
 def k_weighted_energy(samples: Real, block: int, rate: int = SAMPLE_RATE) -> Floats:
     """One mono clip's K-weighted energy (sum of squares) in consecutive blocks of ``block``
     samples (the last may be shorter), from silence.
 
     As ``k_weighted`` filters, but in float32 (half the work; its rounding, about 1e-7 of the
     energy, is far below what a loudness in LU can show): for estimates made on many clips.
+    Worked out ENERGY_GROUP_SECONDS at a time (whole chunks and whole blocks, the filter's state
+    carried between them): the whole clip at once took about 34 bytes a sample (67 MB for a
+    46 s clip, twice over when two threads profile clips), this a few megabytes.
     """
     chunk = _step(rate)
-    response = _chunk_response(rate, chunk)
-    count = -(-samples.size // chunk)
-    padded = np.zeros(count * chunk, dtype=np.float32)
-    padded[: samples.size] = samples
-    chunks = padded.reshape(count, chunk)
-    spectra = np.fft.rfft(chunks, n=response.fft_size, axis=-1)
-    spectra *= _single_spectrum(rate, chunk)
-    filtered = np.fft.irfft(spectra, n=response.fft_size, axis=-1)[:, :chunk]
-    shares = chunks.astype(np.float64) @ response.to_state
-    starts = np.empty_like(shares)
-    state = np.zeros(response.carry.shape[0])
-    carry = response.carry.T
-    for index in range(count):
-        starts[index] = state
-        state = state @ carry + shares[index]
-    filtered += (starts @ response.ringing).astype(np.float32)
-    squares = np.square(filtered.reshape(-1)[: samples.size], dtype=np.float64)
-    energy: Floats = np.add.reduceat(squares, np.arange(0, samples.size, block))
+    unit = math.lcm(chunk, block)  # a group ends where a chunk and a block both end
+    group = unit * max(1, round(ENERGY_GROUP_SECONDS * rate / unit))
+    filtering = _Float32KFilter(rate, chunk)
+    energies = [np.zeros(0)]
+    for start in range(0, samples.size, group):
+        filtered = filtering.run(samples[start : start + group])
+        squares = np.square(filtered, dtype=np.float64)
+        energies.append(np.add.reduceat(squares, np.arange(0, filtered.size, block)))
+    energy: Floats = np.concatenate(energies)
     return energy
+
+
+class _Float32KFilter:
+    """K-weighting in float32 (the chunks' own response; the state carried in float64), fed
+    consecutive pieces of a clip, each but the last a whole number of chunks."""
+
+    def __init__(self, rate: int, chunk: int) -> None:
+        self._chunk = chunk
+        self._response = _chunk_response(rate, chunk)
+        self._spectrum = _single_spectrum(rate, chunk)
+        self._state = np.zeros(self._response.carry.shape[0])
+
+    def run(self, samples: Real) -> Real:
+        """The next piece of the clip K-weighted: as many samples back, in float32."""
+        chunk, response = self._chunk, self._response
+        count = -(-samples.size // chunk)
+        padded = np.zeros(count * chunk, dtype=np.float32)
+        padded[: samples.size] = samples
+        chunks = padded.reshape(count, chunk)
+        spectra = np.fft.rfft(chunks, n=response.fft_size, axis=-1)
+        spectra *= self._spectrum
+        filtered = np.fft.irfft(spectra, n=response.fft_size, axis=-1)[:, :chunk]
+        shares = chunks.astype(np.float64) @ response.to_state
+        starts = np.empty_like(shares)
+        state = self._state
+        carry = response.carry.T
+        for index in range(count):
+            starts[index] = state
+            state = state @ carry + shares[index]
+        self._state = state
+        filtered += (starts @ response.ringing).astype(np.float32)
+        kept: Real = filtered.reshape(-1)[: samples.size]
+        return kept
 
 
 @functools.cache
@@ -419,15 +450,17 @@ class _PeakFollower:
 
 def _frames(samples: Real, channels: int | None = None) -> Floats:
     """Mono (n,) or interleaved (n, channels) samples as float64 (channels, n) rows."""
+    _check_shape(samples, channels)
     if samples.ndim == 1:
-        frames = samples.astype(np.float64)[np.newaxis]
-    elif samples.ndim == 2:
-        frames = np.ascontiguousarray(samples.T, dtype=np.float64)
-    else:
+        return samples.astype(np.float64)[np.newaxis]
+    return np.ascontiguousarray(samples.T, dtype=np.float64)
+
+
+def _check_shape(samples: Real, channels: int | None) -> None:
+    if samples.ndim not in (1, 2):
         raise ValueError(f"audio must be (samples,) or (samples, channels), not {samples.shape}")
-    if channels is not None and frames.shape[0] != channels:
+    if channels is not None and (1 if samples.ndim == 1 else samples.shape[1]) != channels:
         raise ValueError(f"expected {channels} channel(s), got audio shaped {samples.shape}")
-    return frames
 
 
 def true_peak(samples: Real) -> float:
@@ -467,12 +500,17 @@ class LoudnessMeter:
         self._pending = np.zeros((channels, 0))
         self._energies: list[Floats] = []  # per step: K-weighted squares, summed over channels
 
+    @property
+    def piece(self) -> int:
+        """Samples measured at once: a block fed in pieces of this is measured as it is whole."""
+        return round(_MAX_PIECE_SECONDS * self.rate)
+
     def feed(self, block: Real) -> None:
         """Measure the next ``block`` of the audio."""
-        frames = _frames(block, self.channels)
-        piece = round(_MAX_PIECE_SECONDS * self.rate)
-        for start in range(0, frames.shape[1], piece):
-            self._feed(frames[:, start : start + piece])
+        _check_shape(block, self.channels)
+        # each piece made float64 (channels, n) as it is measured, not the whole block at once
+        for start in range(0, block.shape[0], self.piece):
+            self._feed(_frames(block[start : start + self.piece], self.channels))
 
     def _feed(self, frames: Floats) -> None:
         if self._peaks is not None:
@@ -556,21 +594,24 @@ def limit(samples: Samples, ceiling_db: float, rate: int = SAMPLE_RATE) -> Sampl
     frames = original.copy()
     peak = math.inf
     for _ in range(_LIMIT_PASSES):  # a second pass, if any, only trims what the first left over
-        stretches = _reductions(_needed(envelope, target), rate)
-        for start, reduced in stretches:
+        turned: list[tuple[int, int]] = []  # (start, length): each curve let go once applied
+        for start, reduced in _stretches(*_needed(envelope, target), rate):
             stretch = frames[:, start : start + reduced.size]
             stretch[...] = stretch * 10 ** (-reduced / 20)  # in float64, rounded once
-        _envelope_again(frames, envelope, stretches, over)
+            turned.append((start, reduced.size))
+        _envelope_again(frames, envelope, turned, over)
         peak = _to_db(_abs_max(envelope))
         if peak <= ceiling_db:
             break
     else:  # never seen: a uniform trim of the remainder rather than a clip over the ceiling
         frames = (frames * db_to_gain(target - peak)).astype(np.float32)
-    return frozen(frames.T.reshape(samples.shape))
+    limited: Samples = frames.T.reshape(samples.shape)  # a view of our own copy: no other
+    limited.flags.writeable = False
+    return limited
 
 
 def _envelope_again(
-    frames: Points, envelope: Points, stretches: list[tuple[int, Floats]], threshold: float
+    frames: Points, envelope: Points, stretches: list[tuple[int, int]], threshold: float
 ) -> None:
     """``envelope`` (from ``_envelope_above(.., threshold)``) brought up to date, in place, after
     the stretches of ``frames`` were turned down: a sample's value is made from the samples up
@@ -578,8 +619,8 @@ def _envelope_again(
     at again with twice that around it (the values near a piece's cut-off ends are not kept).
     """
     size = frames.shape[1]
-    for start, reduced in stretches:
-        first, last = max(0, start - _HALF_TAPS), min(size, start + reduced.size + _HALF_TAPS)
+    for start, length in stretches:
+        first, last = max(0, start - _HALF_TAPS), min(size, start + length + _HALF_TAPS)
         lead, end = max(0, first - _TAPS), min(size, last + _TAPS)
         again = _envelope_above(frames[:, lead:end], threshold)
         envelope[first:last] = again[first - lead : last - lead]
@@ -712,41 +753,53 @@ def _oversample_blocks(frames: Real, blocks: npt.NDArray[np.intp], envelope: Poi
         envelope[size - 1] = max(envelope[size - 1], _abs_max(_between(ending)))
 
 
-def _needed(envelope: Real, target_db: float) -> Floats:
-    """The reduction (dB) each envelope value needs to come to ``target_db``."""
-    needed = np.zeros(envelope.size)
-    over = envelope > db_to_gain(target_db)  # the logarithm only where it is needed
-    needed[over] = 20 * np.log10(envelope[over].astype(np.float64)) - target_db
-    return needed
+def _needed(envelope: Real, target_db: float) -> tuple[npt.NDArray[np.intp], Floats, int]:
+    """The reduction (dB) each envelope value needs to come to ``target_db``, sparse: where it
+    passes, the values there, and the envelope's size (a float64 value for every sample of a
+    clip took 8 bytes a sample where a few per cent need any)."""
+    where = np.flatnonzero(envelope > db_to_gain(target_db))
+    return where, 20 * np.log10(envelope[where].astype(np.float64)) - target_db, envelope.size
 
 
 def _reductions(needed_db: Floats, rate: float) -> list[tuple[int, Floats]]:
-    """``reduction(needed_db, rate)`` as the stretches where it is not 0: (start, values).
+    """``reduction(needed_db, rate)`` as the stretches where it is not 0: (start, values)."""
+    where = np.flatnonzero(needed_db)
+    return list(_stretches(where, needed_db[where], needed_db.size, rate))
+
+
+def _stretches(
+    where: npt.NDArray[np.intp], needed_db: Floats, size: int, rate: float
+) -> Iterator[tuple[int, Floats]]:
+    """``reduction`` of the reduction needed (``needed_db`` at the sorted indices ``where``, 0
+    elsewhere, ``size`` values in all) as the stretches where it is not 0: (start, values), in
+    order, each made when asked for.
 
     Most of a clip needs no reduction, and the curve is 0 again once a peak's release has
     fallen under RELEASE_FLOOR_DB: the curve is worked out on each stretch alone, from the
     look-ahead before its first peak to the end of its last release (and the smoothing), and is
     the same there as over the whole clip, as nothing before a stretch reaches into it.
     """
-    peaks = np.flatnonzero(needed_db > 0)
+    positive = needed_db > 0
+    peaks = where[positive]
     if peaks.size == 0:
-        return []
+        return
     half = max(1, round(ATTACK_SECONDS * rate / 2))
     width = 2 * half - 1
     # a peak's release falls under the floor after time_constant * ln(need / floor) samples;
     # the smoothing then reaches 2 * half further (and 2 more for rounding)
-    ratios = np.maximum(needed_db[peaks], RELEASE_FLOOR_DB) / RELEASE_FLOOR_DB
+    ratios = np.maximum(needed_db[positive], RELEASE_FLOOR_DB) / RELEASE_FLOOR_DB
     releases = np.ceil(RELEASE_SECONDS * rate * np.log(ratios)).astype(np.intp)
     starts = np.maximum(peaks - width, 0)
-    ends = np.minimum(peaks + releases + 2 * half + 2, needed_db.size)
+    ends = np.minimum(peaks + releases + 2 * half + 2, size)
     reach = np.maximum.accumulate(ends)
     new = np.flatnonzero(starts[1:] > reach[:-1]) + 1  # a gap: a new stretch begins
     firsts = np.concatenate([[0], new])
     lasts = np.concatenate([new - 1, [peaks.size - 1]])
-    stretches = []
-    for first, last in zip(starts[firsts], reach[lasts], strict=True):
-        stretches.append((int(first), reduction(needed_db[first:last], rate)))
-    return stretches
+    for first, last in zip(starts[firsts].tolist(), reach[lasts].tolist(), strict=True):
+        needed = np.zeros(last - first)
+        inside = slice(*np.searchsorted(where, (first, last)).tolist())
+        needed[where[inside] - first] = needed_db[inside]
+        yield first, reduction(needed, rate)
 
 
 def _running_max(values: Floats, width: int) -> Floats:
@@ -777,12 +830,15 @@ def _release(reduction: Floats, time_constant: float) -> Floats:
     logs = np.full(reduction.size, -np.inf)
     reducing = reduction > 0
     logs[reducing] = np.log(reduction[reducing]) + time[reducing]
-    released: Floats = np.exp(np.maximum.accumulate(logs) - time)
-    return released
+    # in place: a stretch's float64 curves are its limiting's memory
+    released: Floats = np.maximum.accumulate(logs, out=logs)
+    released -= time
+    return np.exp(released, out=released)
 
 
 def _moving_average(values: Floats, width: int) -> Floats:
     """Mean of values[n - width + 1 .. n]; before the start, the first value continues."""
     sums = np.cumsum(np.concatenate([np.full(width, values[0]), values]))
-    averaged: Floats = (sums[width:] - sums[:-width]) / width
+    averaged: Floats = sums[width:] - sums[:-width]
+    averaged /= width
     return averaged
