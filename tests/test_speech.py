@@ -99,3 +99,31 @@ def test_a_clip_keeps_where_each_phrase_is_heard_at_the_session_rate(
         assert float(np.abs(pause).max()) < 0.003  # under -50 dB: our own silence
         start, _ = audible_span(clip.samples[following.start :])
         assert start < 0.002 * SAMPLE_RATE  # the phrase is heard from its mark
+
+
+def test_the_workers_are_given_the_longest_clips_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long clip left to the end is made by one worker while the others wait: the short ones
+    fill in at the end instead."""
+    from concurrent.futures import Future
+
+    from generator.speech import synthesis
+
+    submitted: list[str] = []
+
+    class Recorded:
+        def submit(self, function: object, request: SpeechRequest, root: Path) -> Future[str]:
+            submitted.append(request.text)
+            done: Future[str] = Future()
+            done.set_result("")
+            return done
+
+        def shutdown(self, wait: bool) -> None:
+            pass
+
+    monkeypatch.setattr(synthesis, "spawn_pool", lambda workers, initializer: Recorded())
+    texts = ["Rest.", "Let the breath be slow and easy, all the way down.", "Soften the jaw."]
+    missing = [request("pyttsx3:gmw/en-us", text) for text in texts]
+    synthesis._make_clips(missing, ClipCache(tmp_path), 2, None)
+    assert submitted == sorted(texts, key=len, reverse=True)

@@ -202,7 +202,9 @@ def _make_clips(
     pool = spawn_pool(min(workers, len(missing)), _quiet_worker)
     try:
         with interrupts_ignored():  # the pool starts its processes as jobs are submitted
-            jobs = {pool.submit(clip_in_worker, req, cache.root): req for req in missing}
+            # longest first: the short clips fill in at the end, not one long clip alone
+            longest_first = sorted(missing, key=lambda request: -len(request.text))
+            jobs = {pool.submit(clip_in_worker, req, cache.root): req for req in longest_first}
         for job in futures.as_completed(jobs, timeout=CLIP_TIMEOUT * len(missing)):
             outcome = job.result()
             if isinstance(outcome, Unstored):

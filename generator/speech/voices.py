@@ -20,7 +20,7 @@ The same request gives the same samples on every run (reproducible files, even f
 cache): both engines keep state from one utterance to the next within a process, and which worker
 makes which clip is down to timing. So eSpeak NG speaks each clip in a new ``espeak-ng`` process,
 and piper's model, one session a process, reads its noise from inputs fed from the request's seed
-(``piper_noise.py``) rather than from its own random nodes.
+(``neural/noise.py``) rather than from its own random nodes.
 """
 
 from __future__ import annotations
@@ -30,13 +30,14 @@ import hashlib
 import importlib.util
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import wave
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,7 +47,8 @@ import numpy as np
 from generator.base.samples import Samples, from_pcm16, frozen
 from generator.errors import EnvironmentProblem, SettingsError
 from generator.files.wav import read_wav
-from generator.speech.piper_noise import NoiseFedSession, fed_model
+from generator.speech.neural.decoder import WindowedSession, split_model
+from generator.speech.neural.noise import NoiseFedSession, fed_model
 
 CLIP_TIMEOUT = 60.0  # seconds for one clip; the engines take milliseconds, so this means it hung
 # How fast each engine speaks a phrase (trimmed) at its own speed setting: measured by
@@ -238,6 +240,7 @@ class PiperEngine:
                 fix="Install it: `make demo` does, or pip install 'PATH-TO-STILLPOINT[piper]'",
             )
         self._loaded: dict[str, Any] = {}  # voice id -> PiperVoice: each model loads once
+        self._noise: dict[str, NoiseFedSession] = {}  # voice id -> where its noise is fed
         # voice id -> its .onnx, for a model that needs a new session for each utterance
         self._models: dict[str, Path] = {}
 
@@ -270,18 +273,20 @@ class PiperEngine:
 
     def load(self, voice: str) -> Any:
         """The piper model of a voice id (a PiperVoice), loaded the first time it is asked for:
-        one session for the process, its noise read from inputs (``piper_noise.py``) when the
-        model's random nodes can be replaced."""
+        one session for the process, its noise read from inputs (``neural/noise.py``) and its
+        decoder run in windows (``neural/decoder.py``) when the model allows."""
         if voice not in self._loaded:
             from piper import PiperVoice
             from piper.config import PiperConfig
 
             model, config = piper_files(voice)
             settings = PiperConfig.from_dict(_read_json(config))
-            session = _fed_session(model)
-            if session is None:  # random operators piper_noise cannot replace
+            fed = _fed_session(model)
+            if fed is None:  # random operators neural/noise.py cannot replace
                 self._models[voice] = model
                 session = _piper_session(model)
+            else:
+                self._noise[voice], session = fed
             self._loaded[voice] = PiperVoice(session=session, config=settings)
         return self._loaded[voice]
 
@@ -295,8 +300,8 @@ class PiperEngine:
         new session for each utterance (0.1-0.5 s), its generators seeded as it is made.
         """
         loaded = self.load(voice)
-        if isinstance(getattr(loaded, "session", None), NoiseFedSession):
-            loaded.session.reseed(seed)
+        if voice in self._noise:
+            self._noise[voice].reseed(seed)
             return loaded
         model = self._models.get(voice)
         if model is None:  # a stand-in set in _loaded (tests): as it is
@@ -314,12 +319,21 @@ def utterance_seed(*request: object) -> int:
     return int.from_bytes(digest, "little") & 0x7FFFFFFF
 
 
-def _fed_session(model: Path) -> NoiseFedSession | None:
-    """A session of the model with its noise fed from a seed, or None if it cannot be made."""
+def _fed_session(model: Path) -> tuple[NoiseFedSession, Any] | None:
+    """The model's noise fed from a seed, and the session to speak with: the same, or with its
+    decoder run in windows when it can be split off; None if the noise cannot be fed."""
     fed = fed_model(model.read_bytes())
     if fed is None:
         return None
-    return NoiseFedSession(_piper_session(fed.model), fed.noise)
+    split = split_model(fed.model)
+    if split is None:
+        noise = NoiseFedSession(_piper_session(fed.model), fed.noise)
+        return noise, noise
+    inputs = fed.noise
+    del fed  # its 63 MB (joe) before the sessions are made: split holds the same weights
+    noise = NoiseFedSession(_piper_session(split.front), inputs)
+    decoder = _piper_session(split.decoder)
+    return noise, WindowedSession(noise, decoder, split.latent)
 
 
 def _piper_session(model: Path | bytes) -> Any:
@@ -330,10 +344,33 @@ def _piper_session(model: Path | bytes) -> Any:
     options.inter_op_num_threads = 1
     # Graph optimisation costs 0.1-0.2 s a session and gave no measurable speed on sentences.
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    source = model if isinstance(model, bytes) else str(model)
-    return onnxruntime.InferenceSession(
-        source, sess_options=options, providers=["CPUExecutionProvider"]
-    )
+    # Memory patterns are planned per input shape and kept: every sentence has its own shape,
+    # so they only added up (a 27 s sentence: 355 MB with them, 284 without; measured).
+    options.enable_mem_pattern = False
+    with _model_file(model) as source:
+        return onnxruntime.InferenceSession(
+            source, sess_options=options, providers=["CPUExecutionProvider"]
+        )
+
+
+@contextlib.contextmanager
+def _model_file(model: Path | bytes) -> Iterator[str | bytes]:
+    """What onnxruntime loads a model from: a path, or a model made in memory as an anonymous
+    file where the system has them (Linux). onnxruntime keeps about 60 MB more for joe when
+    given the model's bytes than when it reads the same model from a file (measured)."""
+    if isinstance(model, Path):
+        yield str(model)
+        return
+    if not hasattr(os, "memfd_create") or not Path("/proc/self/fd").is_dir():
+        yield model
+        return
+    descriptor = os.memfd_create("stillpoint-piper-model")
+    try:
+        with open(descriptor, "wb", closefd=False) as file:
+            file.write(model)
+        yield f"/proc/self/fd/{descriptor}"
+    finally:
+        os.close(descriptor)
 
 
 def length_scale(seconds_per_word: float) -> float:

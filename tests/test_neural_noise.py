@@ -1,4 +1,4 @@
-"""piper_noise: random nodes become noise inputs, fed from a seed; on small models made here
+"""neural/noise.py: random nodes become noise inputs, fed from a seed; on small models made here
 and on the bundled piper voice."""
 
 from __future__ import annotations
@@ -10,16 +10,13 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from generator.speech import piper_noise
-from generator.speech.piper_noise import (
+from generator.speech.neural import noise as piper_noise
+from generator.speech.neural.noise import (
     FedModel,
     NoiseFedSession,
-    _bytes_field,
-    _int_field,
-    _node_bytes,
-    _value_info,
     fed_model,
 )
+from generator.speech.neural.wire import bytes_field, int_field, node_bytes, value_info
 from generator.speech.voices import bundled_piper_voices
 
 FLOAT = 1
@@ -27,11 +24,11 @@ FLOAT = 1
 
 def _attribute(name: str, value: float | int) -> bytes:
     """An AttributeProto: a float (f 2, type FLOAT 1) or an int (i 3, type INT 2)."""
-    out = _bytes_field(1, name)
+    out = bytes_field(1, name)
     if isinstance(value, float):
-        out += _encode_float_field(2, value) + _int_field(20, 1)
+        out += _encode_float_field(2, value) + int_field(20, 1)
     else:
-        out += _int_field(3, value) + _int_field(20, 2)
+        out += int_field(3, value) + int_field(20, 2)
     return out
 
 
@@ -43,16 +40,16 @@ def _model(*nodes: tuple[str, list[str], list[str], dict[str, float | int]]) -> 
     """A model (opset 15) of x, float [3, 4], and these nodes, whose outputs y and u it gives."""
     graph = b""
     for op, inputs, outputs, attributes in nodes:
-        node = _node_bytes(op, inputs, outputs)
+        node = node_bytes(op, inputs, outputs)
         for name, value in attributes.items():
-            node += _bytes_field(5, _attribute(name, value))
-        graph += _bytes_field(1, node)
-    graph += _bytes_field(2, "test")
-    graph += _bytes_field(11, _value_info("x", FLOAT, ["3", "4"]))
+            node += bytes_field(5, _attribute(name, value))
+        graph += bytes_field(1, node)
+    graph += bytes_field(2, "test")
+    graph += bytes_field(11, value_info("x", FLOAT, ["3", "4"]))
     for output in ("y", "u"):
-        graph += _bytes_field(12, _value_info(output, FLOAT, []))
-    opset = _bytes_field(1, "") + _int_field(2, 15)
-    return _int_field(1, 8) + _bytes_field(8, opset) + _bytes_field(7, graph)
+        graph += bytes_field(12, value_info(output, FLOAT, []))
+    opset = bytes_field(1, "") + int_field(2, 15)
+    return int_field(1, 8) + bytes_field(8, opset) + bytes_field(7, graph)
 
 
 RANDOM_MODEL = _model(

@@ -6,7 +6,7 @@ onnxruntime seeds once, when it makes the session, and that run on from one call
 same text then came out differently after different clips, and a new session for each utterance
 cost 0.12-0.5 s a clip.
 
-So, once per process and model, the model is rewritten in memory (nothing is written to disk):
+So, once per process and model, the model is rewritten in memory:
 each random node becomes a read of a new graph input, a one-dimensional buffer of noise, taken to
 the size the node needs (``Size``; zeros past the buffer's end) and shaped like the node's input
 (``Reshape``); the size the node needed is a new graph output. ``NoiseFedSession`` feeds each
@@ -15,8 +15,8 @@ place that depends on the request's seed, the call's place in the utterance and 
 a view, so a call costs no drawing and no copy. A node that needed more than a window holds (a
 sentence of over a minute) is run again with noise drawn for it, to the size it reported.
 
-The model is edited at the level of protobuf's wire format (field numbers from ``onnx.proto``),
-so the ``onnx`` package is not needed. A model with random operators this does not handle
+The model is edited at the level of protobuf's wire format (``wire.py``), so the ``onnx`` package
+is not needed. A model with random operators this does not handle
 (``RandomNormal``, ``Bernoulli``…, or any inside a subgraph) gives None: the caller falls back to
 a new session for each utterance.
 """
@@ -25,12 +25,21 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import struct
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from generator.speech.neural import wire
+from generator.speech.neural.wire import (
+    FLOAT,
+    GRAPH_INPUT,
+    GRAPH_NODE,
+    GRAPH_OUTPUT,
+    INT64,
+    MODEL_GRAPH,
+)
 
 NOISE_PREFIX = "stillpoint_noise"
 LIKE_OPS = {b"RandomNormalLike": "normal", b"RandomUniformLike": "uniform"}
@@ -41,14 +50,6 @@ MARKERS = (b"Random", b"Bernoulli", b"Multinomial", *SUBGRAPH_OPS)  # a node to 
 # a frame, so this is a sentence of a minute, as piper speaks it (22 050 Hz, 256 samples a frame).
 POOL = 1 << 20
 POOL_SEED = 20  # the pool's, the same in every process
-FLOAT, INT64 = 1, 7  # onnx TensorProto data types
-ATTR_INT = 2  # onnx AttributeProto's type of an int
-
-# Field numbers of onnx.proto's messages.
-MODEL_GRAPH = 7
-GRAPH_NODE, GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_OUTPUT = 1, 5, 11, 12
-NODE_INPUT, NODE_OUTPUT, NODE_NAME, NODE_OP_TYPE, NODE_ATTRIBUTE, NODE_DOMAIN = 1, 2, 3, 4, 5, 7
-ATTR_NAME, ATTR_F, ATTR_I, ATTR_TYPE = 1, 2, 3, 20
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def fed_model(model: bytes) -> FedModel | None:
     operator this cannot replace (or none at all: then it needs no seeding)."""
     pieces: list[bytes | memoryview] = []  # joined once: the weights are copied only once
     noise: tuple[NoiseInput, ...] = ()
-    for number, _, value, raw in _raw_fields(model):
+    for number, _, value, raw in wire.raw_fields(model):
         if number != MODEL_GRAPH:
             pieces.append(raw)
             continue
@@ -81,7 +82,7 @@ def fed_model(model: bytes) -> FedModel | None:
             return None
         graph, noise = rewritten
         size = sum(len(piece) for piece in graph)
-        pieces += [_encode_varint(MODEL_GRAPH << 3 | 2) + _encode_varint(size), *graph]
+        pieces += [wire.encode_varint(MODEL_GRAPH << 3 | 2) + wire.encode_varint(size), *graph]
     return FedModel(b"".join(pieces), noise) if noise else None
 
 
@@ -91,11 +92,11 @@ def _rewritten_graph(
     """The graph's fields with the random nodes replaced, and the noise inputs made."""
     out: list[bytes | memoryview] = []
     noise: list[NoiseInput] = []
-    for number, _, value, raw in _raw_fields(graph):
+    for number, _, value, raw in wire.raw_fields(graph):
         if number != GRAPH_NODE or not any(op in bytes(raw) for op in MARKERS):
             out.append(raw)  # the weights and most nodes: as they are, without decoding them
             continue
-        node = _node(value)
+        node = wire.node(value)
         if node.op_type in LIKE_OPS:
             replaced = _replacement(node, len(noise))
             if replaced is None:
@@ -109,11 +110,11 @@ def _rewritten_graph(
             out.append(raw)
     if not noise:
         return None
-    out.append(_constant(f"{NOISE_PREFIX}_zero", INT64, [0]))
-    out.append(_constant(f"{NOISE_PREFIX}_one", INT64, [1]))
+    out.append(wire.constant(f"{NOISE_PREFIX}_zero", INT64, [0]))
+    out.append(wire.constant(f"{NOISE_PREFIX}_one", INT64, [1]))
     for made in noise:
-        out.append(_bytes_field(GRAPH_INPUT, _value_info(made.name, FLOAT, ["noise"])))
-        out.append(_bytes_field(GRAPH_OUTPUT, _value_info(made.needed, INT64, [])))
+        out.append(wire.bytes_field(GRAPH_INPUT, wire.value_info(made.name, FLOAT, ["noise"])))
+        out.append(wire.bytes_field(GRAPH_OUTPUT, wire.value_info(made.needed, INT64, [])))
     return out, tuple(noise)
 
 
@@ -124,42 +125,7 @@ def _random_inside(op_type: bytes, node: memoryview) -> bool:
     )
 
 
-@dataclass
-class _Node:
-    inputs: list[str] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)
-    op_type: bytes = b""
-    domain: bytes = b""
-    attributes: dict[str, tuple[int, float]] = field(default_factory=dict)  # name: (i, f)
-
-
-def _node(data: memoryview) -> _Node:
-    node = _Node()
-    for number, _, value in _fields(data):
-        if number == NODE_INPUT:
-            node.inputs.append(bytes(value).decode())
-        elif number == NODE_OUTPUT:
-            node.outputs.append(bytes(value).decode())
-        elif number == NODE_OP_TYPE:
-            node.op_type = bytes(value)
-        elif number == NODE_DOMAIN:
-            node.domain = bytes(value)
-        elif number == NODE_ATTRIBUTE:
-            name, i, f = "", 0, 0.0
-            for a_number, _, a_value in _fields(value):
-                if a_number == ATTR_NAME:
-                    name = bytes(a_value).decode()
-                elif a_number == ATTR_I:
-                    i = _signed(int(a_value))
-                elif a_number == ATTR_F:
-                    f = struct.unpack("<f", bytes(a_value))[0]
-            node.attributes[name] = (i, f)
-    if node.domain not in (b"", b"ai.onnx"):
-        node.op_type = b"?"  # another domain's operator of the same name: not one of these
-    return node
-
-
-def _replacement(node: _Node, index: int) -> tuple[bytes, bytes, NoiseInput] | None:
+def _replacement(node: wire.Node, index: int) -> tuple[bytes, bytes, NoiseInput] | None:
     """The nodes that read the noise in place of a Random*Like node, and their constants."""
     if len(node.inputs) != 1 or len(node.outputs) != 1:
         return None
@@ -180,23 +146,23 @@ def _replacement(node: _Node, index: int) -> tuple[bytes, bytes, NoiseInput] | N
     plain = scale == 1.0 and offset == 0.0  # the noise as it is, standard
     shaped = result if plain else f"{p}_shaped"
     nodes = [  # the first Size(like) values of the buffer, zeros after its end, shaped like it
-        _node_bytes("Size", [like], [made.needed]),
-        _node_bytes("Reshape", [made.needed, one], [f"{p}_need"]),
-        _node_bytes("Slice", [made.name, zero, f"{p}_need"], [f"{p}_taken"]),
-        _node_bytes("Shape", [f"{p}_taken"], [f"{p}_have"]),
-        _node_bytes("Sub", [f"{p}_need", f"{p}_have"], [f"{p}_short"]),
-        _node_bytes("Concat", [zero, f"{p}_short"], [f"{p}_pads"], axis=0),
-        _node_bytes("Pad", [f"{p}_taken", f"{p}_pads"], [f"{p}_flat"]),
-        _node_bytes("Shape", [like], [f"{p}_shape"]),
-        _node_bytes("Reshape", [f"{p}_flat", f"{p}_shape"], [shaped]),
+        wire.node_bytes("Size", [like], [made.needed]),
+        wire.node_bytes("Reshape", [made.needed, one], [f"{p}_need"]),
+        wire.node_bytes("Slice", [made.name, zero, f"{p}_need"], [f"{p}_taken"]),
+        wire.node_bytes("Shape", [f"{p}_taken"], [f"{p}_have"]),
+        wire.node_bytes("Sub", [f"{p}_need", f"{p}_have"], [f"{p}_short"]),
+        wire.node_bytes("Concat", [zero, f"{p}_short"], [f"{p}_pads"], axis=0),
+        wire.node_bytes("Pad", [f"{p}_taken", f"{p}_pads"], [f"{p}_flat"]),
+        wire.node_bytes("Shape", [like], [f"{p}_shape"]),
+        wire.node_bytes("Reshape", [f"{p}_flat", f"{p}_shape"], [shaped]),
     ]
     constants = b""
     if not plain:
-        constants = _constant(f"{p}_scale", FLOAT, [scale])
-        constants += _constant(f"{p}_offset", FLOAT, [offset])
-        nodes.append(_node_bytes("Mul", [shaped, f"{p}_scale"], [f"{p}_scaled"]))
-        nodes.append(_node_bytes("Add", [f"{p}_scaled", f"{p}_offset"], [result]))
-    return b"".join(_bytes_field(GRAPH_NODE, n) for n in nodes), constants, made
+        constants = wire.constant(f"{p}_scale", FLOAT, [scale])
+        constants += wire.constant(f"{p}_offset", FLOAT, [offset])
+        nodes.append(wire.node_bytes("Mul", [shaped, f"{p}_scale"], [f"{p}_scaled"]))
+        nodes.append(wire.node_bytes("Add", [f"{p}_scaled", f"{p}_offset"], [result]))
+    return b"".join(wire.bytes_field(GRAPH_NODE, n) for n in nodes), constants, made
 
 
 class NoiseFedSession:
@@ -279,99 +245,3 @@ def _draw(generator: np.random.Generator, kind: str, size: int) -> np.ndarray[An
 
 def _is_noise(name: str) -> bool:
     return name.startswith(NOISE_PREFIX)
-
-
-# --- protobuf wire format -------------------------------------------------------------------
-
-
-def _varint(data: memoryview | bytes, at: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[at]
-        at += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return result, at
-
-
-def _raw_fields(data: memoryview | bytes) -> Iterator[tuple[int, int, Any, memoryview]]:
-    """(field number, wire type, value, the field's bytes as stored) of a message."""
-    view = memoryview(data)
-    at = 0
-    while at < len(view):
-        start = at
-        key, at = _varint(view, at)
-        number, wire = key >> 3, key & 7
-        value: Any
-        if wire == 0:
-            value, at = _varint(view, at)
-        elif wire == 1:
-            value, at = view[at : at + 8], at + 8
-        elif wire == 2:
-            length, at = _varint(view, at)
-            value, at = view[at : at + length], at + length
-        elif wire == 5:
-            value, at = view[at : at + 4], at + 4
-        else:
-            raise ValueError(f"not an ONNX model (protobuf wire type {wire})")
-        if at > len(view):
-            raise ValueError("not an ONNX model (truncated)")
-        yield number, wire, value, view[start:at]
-
-
-def _fields(data: memoryview | bytes) -> Iterator[tuple[int, int, Any]]:
-    for number, wire, value, _ in _raw_fields(data):
-        yield number, wire, value
-
-
-def _signed(value: int) -> int:
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def _encode_varint(value: int) -> bytes:
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _bytes_field(number: int, value: bytes | str) -> bytes:
-    data = value.encode() if isinstance(value, str) else value
-    return _encode_varint(number << 3 | 2) + _encode_varint(len(data)) + data
-
-
-def _int_field(number: int, value: int) -> bytes:
-    return _encode_varint(number << 3) + _encode_varint(value)
-
-
-def _node_bytes(op: str, inputs: list[str], outputs: list[str], **ints: int) -> bytes:
-    out = b"".join(_bytes_field(NODE_INPUT, name) for name in inputs)
-    out += b"".join(_bytes_field(NODE_OUTPUT, name) for name in outputs)
-    out += _bytes_field(NODE_NAME, f"{outputs[0]}_node") + _bytes_field(NODE_OP_TYPE, op)
-    for name, value in ints.items():
-        attribute = _bytes_field(ATTR_NAME, name) + _int_field(ATTR_I, value)
-        out += _bytes_field(NODE_ATTRIBUTE, attribute + _int_field(ATTR_TYPE, ATTR_INT))
-    return out
-
-
-def _constant(name: str, data_type: int, values: list[int] | list[float]) -> bytes:
-    """A one-dimensional initializer (TensorProto: dims 1, data_type 2, name 8, raw_data 9)."""
-    raw = struct.pack(f"<{len(values)}{'q' if data_type == INT64 else 'f'}", *values)
-    tensor = _int_field(1, len(values)) + _int_field(2, data_type)
-    tensor += _bytes_field(8, name) + _bytes_field(9, raw)
-    return _bytes_field(GRAPH_INITIALIZER, tensor)
-
-
-def _value_info(name: str, elem_type: int, dims: list[str]) -> bytes:
-    """ValueInfoProto (name 1, type 2) of a tensor (TypeProto.tensor_type 1: elem_type 1,
-    shape 2: TensorShapeProto dim 1: Dimension dim_param 2)."""
-    shape = b"".join(_bytes_field(1, _bytes_field(2, dim)) for dim in dims)
-    tensor = _int_field(1, elem_type) + _bytes_field(2, shape)
-    return _bytes_field(1, name) + _bytes_field(2, _bytes_field(1, tensor))
