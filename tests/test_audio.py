@@ -39,6 +39,19 @@ def test_upsampling_adds_no_image_above_the_old_nyquist() -> None:
     assert 20 * np.log10(image / spectrum.max()) < -60
 
 
+def test_a_rate_pairs_kernels_are_made_once_and_give_each_clip_the_same_samples() -> None:
+    from generator.base import samples
+
+    samples._kernels.cache_clear()
+    clip = tone(440, 0.5, 22_050)
+    first = resample(clip, 22_050, 48_000)
+    again = resample(clip, 22_050, 48_000)
+    resample(tone(440, 0.2, 22_050), 22_050, 48_000)
+    assert samples._kernels.cache_info().misses == 1  # 320 phases worked out once, not a clip
+    assert first.tobytes() == again.tobytes()
+    assert not samples._kernels(320, 147, 16)[5][1].flags.writeable  # shared: not to be changed
+
+
 def test_trimming_keeps_exactly_the_audible_part() -> None:
     samples = frozen(np.concatenate([np.zeros(100), [0.5, -0.4, 0.2], np.zeros(50)]))
     assert audible_span(samples) == (100, 103)

