@@ -310,3 +310,26 @@ def test_marks_that_cannot_be_the_clips_are_refused_even_under_a_matching_digest
     loaded = cache.load(REQUEST)  # the same layout with sound marks reads
     assert loaded is not None
     assert loaded.phrases == (PhraseMark(0, 10, "a"),)
+
+
+def test_a_cache_entry_is_not_flushed_but_an_output_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry is checked when read (a torn one is made again: the tests above), so it is not
+    worth two fsyncs a clip; a file the user keeps is."""
+    from generator.files.atomic import write_atomically
+
+    synced: list[int] = []
+    real = os.fsync
+
+    def counted(descriptor: int) -> None:
+        synced.append(descriptor)
+        real(descriptor)
+
+    monkeypatch.setattr(os, "fsync", counted)
+    clip = Clip(frozen(np.full(480, 0.25)), (PhraseMark(0, 480, "Rest here."),))
+    ClipCache(tmp_path).store(REQUEST, clip)
+    assert synced == []
+    assert ClipCache(tmp_path).load(REQUEST) is not None
+    write_atomically(tmp_path / "kept.json", "{}")
+    assert len(synced) == 2  # the file, then its folder

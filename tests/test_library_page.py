@@ -182,7 +182,7 @@ def test_write_replaces_the_page_atomically(
     first = page.read_text(encoding="utf-8")
     assert "a.mp3" in first
 
-    def broken_commit(temporary: Path, destination: Path) -> None:
+    def broken_commit(temporary: Path, destination: Path, durable: bool = True) -> None:
         assert temporary.parent == destination.parent
         assert temporary.name.startswith(".")
         raise OSError(28, "No space left on device")

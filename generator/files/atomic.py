@@ -67,19 +67,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def commit(temporary: Path, destination: Path) -> None:
-    """Flush the finished file to disk, then move it over the destination in one step."""
-    commit_all([(temporary, destination)])
+def commit(temporary: Path, destination: Path, durable: bool = True) -> None:
+    """Flush the finished file to disk (``durable``), then move it over the destination in one
+    step."""
+    commit_all([(temporary, destination)], durable=durable)
 
 
-def commit_all(pairs: Sequence[tuple[Path, Path]], remove: Sequence[Path] = ()) -> None:
+def commit_all(
+    pairs: Sequence[tuple[Path, Path]], remove: Sequence[Path] = (), durable: bool = True
+) -> None:
     """Flush every finished file, then rename them all over their destinations together, and
     remove the files of the set that are no longer written (``remove``) in the same step.
 
     The slow part (fsync) comes first, and Ctrl-C or SIGTERM waits for the renames, so a set of
     files (an MP3 and its transcripts) is never left half old, half new by an interrupt.
     """
-    for temporary, _ in pairs:
+    for temporary, _ in pairs if durable else ():
         with temporary.open("rb") as written:
             os.fsync(written.fileno())
     with _signals_deferred():
@@ -87,7 +90,7 @@ def commit_all(pairs: Sequence[tuple[Path, Path]], remove: Sequence[Path] = ()) 
             temporary.replace(destination)
         for path in remove:
             path.unlink(missing_ok=True)
-    for folder in dict.fromkeys(destination.parent for _, destination in pairs):
+    for folder in dict.fromkeys(destination.parent for _, destination in pairs if durable):
         _sync_folder(folder)
 
 
@@ -127,15 +130,19 @@ def _sync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def write_atomically(destination: Path, data: bytes | str) -> None:
-    """Write the whole file under a temporary name and rename it into place; never half of it."""
+def write_atomically(destination: Path, data: bytes | str, durable: bool = True) -> None:
+    """Write the whole file under a temporary name and rename it into place; never half of it.
+
+    ``durable`` False: not flushed to disk first, for a file whose reader checks it (a cache
+    entry with its digest): a power cut may leave it torn, and its reader makes it again.
+    """
     temporary = temporary_beside(destination)
     try:
         if isinstance(data, str):
             temporary.write_text(data, encoding="utf-8")
         else:
             temporary.write_bytes(data)
-        commit(temporary, destination)
+        commit(temporary, destination, durable)
     finally:
         temporary.unlink(missing_ok=True)
 

@@ -118,7 +118,9 @@ class ClipCache:
         """Write the clip whole or not at all: readers see the old entry or the new one."""
         destination = self.path(request)
         destination.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(destination, _encoded(clip, SAMPLE_RATE))
+        # not flushed: an entry is checked when read (its digest), and one a power cut tore is
+        # made again; the two fsyncs were 2 ms of a piper clip's 16 beyond inference (measured)
+        write_atomically(destination, _encoded(clip, SAMPLE_RATE), durable=False)
 
 
 def _encoded(clip: Clip, rate: int) -> bytes:
@@ -126,8 +128,10 @@ def _encoded(clip: Clip, rate: int) -> bytes:
     text = marks.encode()
     header = CLIP_HEADER.pack(CLIP_MAGIC, rate, clip.samples.size, len(text))
     pcm = to_pcm16(clip.samples)
-    digest = hashlib.blake2b(header + text + pcm, digest_size=CLIP_DIGEST).digest()
-    return header + digest + text + pcm
+    digest = hashlib.blake2b(header, digest_size=CLIP_DIGEST)
+    digest.update(text)
+    digest.update(pcm)  # in parts: the samples are not copied to be hashed
+    return b"".join((header, digest.digest(), text, pcm))
 
 
 def _decoded(data: bytes) -> StoredClip | None:
@@ -136,11 +140,13 @@ def _decoded(data: bytes) -> StoredClip | None:
         return None
     magic, rate, count, marks_size = CLIP_HEADER.unpack_from(data)
     pcm_at = marks_at + marks_size
-    digest, marks, pcm = data[CLIP_HEADER.size : marks_at], data[marks_at:pcm_at], data[pcm_at:]
-    if magic != CLIP_MAGIC or rate != SAMPLE_RATE or count == 0 or len(pcm) != 2 * count:
+    digest, marks = data[CLIP_HEADER.size : marks_at], data[marks_at:pcm_at]
+    if magic != CLIP_MAGIC or rate != SAMPLE_RATE or count == 0 or len(data) - pcm_at != 2 * count:
         return None
-    checked = data[: CLIP_HEADER.size] + marks + pcm
-    if hashlib.blake2b(checked, digest_size=CLIP_DIGEST).digest() != digest:
+    view = memoryview(data)  # checked in parts, without copying the samples
+    checked = hashlib.blake2b(view[: CLIP_HEADER.size], digest_size=CLIP_DIGEST)
+    checked.update(view[marks_at:])
+    if checked.digest() != digest:
         return None
     phrases = _marks(marks, count)
     if phrases is None:
