@@ -131,7 +131,7 @@ def test_a_plan_is_found_once_and_taken_again(
     timeline, audio = session(clip), {"c": clip}
     plans = PlanCache(tmp_path)
     first = master(timeline, audio, plans)
-    assert len(list(plans.folder.iterdir())) == 1
+    assert len(list(plans.memo.folder.iterdir())) == 1
 
     def no_search(*_: object) -> None:
         raise AssertionError("searched again")
@@ -154,7 +154,7 @@ def test_a_damaged_plan_is_found_again(tmp_path: Path) -> None:
     timeline, audio = session(clip), {"c": clip}
     plans = PlanCache(tmp_path)
     first = master(timeline, audio, plans)
-    for path in plans.folder.iterdir():
+    for path in plans.memo.folder.iterdir():
         path.write_text('{"limit_at": ', encoding="utf-8")
     assert master(timeline, audio, plans).gain == first.gain
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from generator.sound.loudness import (
     true_peak,
 )
 from generator.timeline.events import Event, Timeline
+from tests.conftest import write
 
 RNG = np.random.default_rng(20)
 HERE = Source("t", 1)
@@ -283,3 +285,34 @@ def test_a_loop_is_k_weighted_as_it_loops_in_flat_memory() -> None:
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] - peaks[0] < 10 * 44_100 * 40  # 14 MB more for 40 s more (measured)
+
+
+def test_a_voices_gain_is_measured_once_for_the_same_clips(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm render takes each voice's gain kept under its clips' digests (levels/): the same
+    file, nothing measured; a damaged record is measured again, to the same file."""
+    from generator.api import render_session
+    from generator.sound import sources
+
+    script = write(tmp_path / "s.txt", "Rest here.\n\n[pause 2s]\n\nLet the breath be slow.\n")
+    settings = {"voice": "pyttsx3:gmw/en-us"}
+    cache = tmp_path / "cache"
+    measured: list[int] = []
+    real = voice_gain  # sources' own, from balance
+
+    def counted(clips: Any) -> float:
+        measured.append(len(clips))
+        return real(clips)
+
+    monkeypatch.setattr(sources, "voice_gain", counted)
+    render_session(str(script), tmp_path / "a.mp3", settings=settings, cache=cache)
+    assert measured == [2]
+    render_session(str(script), tmp_path / "b.mp3", settings=settings, cache=cache)
+    assert measured == [2]  # kept
+    assert (tmp_path / "a.mp3").read_bytes() == (tmp_path / "b.mp3").read_bytes()
+    (kept,) = (cache / "levels").iterdir()
+    kept.write_text("{torn", encoding="utf-8")
+    render_session(str(script), tmp_path / "c.mp3", settings=settings, cache=cache)
+    assert measured == [2, 2]
+    assert (tmp_path / "c.mp3").read_bytes() == (tmp_path / "a.mp3").read_bytes()

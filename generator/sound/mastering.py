@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from generator.base.samples import Samples, db_to_gain, frozen
-from generator.files.atomic import write_atomically
+from generator.files.memo import Memo
 from generator.sound.loudness import (
     LIMIT_MARGIN_DB,
     STEP_SECONDS,
@@ -551,20 +551,17 @@ def plan_key(timeline: Timeline, audio: Mapping[str, Samples]) -> str:
 
 
 class PlanCache:
-    """Plans on disk, one small JSON file each, beside the speech clips' cache."""
+    """Plans on disk (``files/memo.py``), beside the speech clips' cache."""
 
     def __init__(self, root: Path) -> None:
-        self.folder = root / "mastering"
+        self.memo = Memo(root / "mastering")
 
     def load(self, key: str) -> Plan | None:
+        text = self.memo.load(key)
         try:
-            return Plan.from_json((self.folder / f"{key}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError, TypeError, KeyError):  # absent or damaged: mastered again
+            return None if text is None else Plan.from_json(text)
+        except (ValueError, TypeError, KeyError):  # damaged: mastered again
             return None
 
     def save(self, key: str, plan: Plan) -> None:
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            write_atomically(self.folder / f"{key}.json", plan.to_json())
-        except OSError:  # a cache that cannot be written only costs time
-            pass
+        self.memo.save(key, plan.to_json())

@@ -9,6 +9,9 @@ music files as loops (``music_used``).
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import math
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from fractions import Fraction
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from generator.base.samples import SAMPLE_RATE, Samples, db_to_gain, frozen
 from generator.errors import MarkupError, SettingsError, Source, closest, located
+from generator.files.memo import Memo
 from generator.files.soundfiles import BELL, MUSIC, SoundFileError, read_sound
 from generator.files.userfiles import regular_file
 from generator.markup.breathing import ToneKind
@@ -23,7 +27,7 @@ from generator.markup.cues import NO_BELL, OFF, AmbienceChange, Bell, Cue, Pause
 from generator.recipes.catalogue import Catalogue
 from generator.recipes.settings import LEVEL_DEFAULTS
 from generator.sound.ambience import BEDS, BedError, bed_loop, load_bed
-from generator.sound.balance import against_voice, bell_at, voice_gain
+from generator.sound.balance import SPEECH_LUFS, against_voice, bell_at, voice_gain
 from generator.sound.tones import breath_tone, tone_id
 from generator.speech.cache import Clip, ClipCache, SpeechRequest, pcm_samples
 from generator.speech.delivery import PhraseMark, estimated_marks, word_count, written_marks
@@ -37,6 +41,7 @@ RECENT_CLIPS_BYTES = 16 << 20
 BELL_LEVEL = Fraction(LEVEL_DEFAULTS["bell_level"])  # dB against the voice (balance.py)
 BED_LEVEL = Fraction(LEVEL_DEFAULTS["ambience_level"])  # the level the beds are made at
 MUSIC_LEVEL = Fraction(LEVEL_DEFAULTS["music_level"])
+LEVEL_FORMAT = 1  # of a voice's kept gain (levels/): a change to voice_gain changes this
 
 
 def speech_request(
@@ -372,6 +377,7 @@ class RenderClips:
             self.audio.hold(key, loop)
         self.phrases: dict[str, tuple[PhraseMark, ...]] = {}  # a speech clip's, by its key
         self.requests: dict[tuple[str, str, int], SpeechRequest] = {}  # what has a clip
+        self.digests: dict[str, bytes] = {}  # a speech clip's cache entry digest, by its key
         self.missing: dict[tuple[str, str, int], SpeechRequest] = {}  # what needs one
         self.made = 0
         self.warnings: tuple[str, ...] = ()  # for the user: a speech cache that cannot be written
@@ -405,9 +411,27 @@ class RenderClips:
         for request in self.requests.values():
             by_voice.setdefault(request.voice, {})[request.key] = None
         for keys in by_voice.values():
-            gain = voice_gain(_Clips(self.audio, list(keys))) * self.volume
+            gain = self._voice_gain(list(keys)) * self.volume
             for key in keys:
                 self.audio.level(key, gain)
+
+    def _voice_gain(self, keys: list[str]) -> float:
+        """``voice_gain`` of these clips, kept in the cache folder under their entries' digests
+        (``files/memo.py``): measuring them was 0.76 s of a warm 60-minute render's 10
+        (cProfile). Clips not in the cache are measured every time."""
+        digests = [self.digests.get(key, b"") for key in keys]
+        if not all(digests):
+            return voice_gain(_Clips(self.audio, keys))
+        memo, key = Memo(self.cache.root / "levels"), _level_key(keys, digests)
+        try:
+            kept = float(json.loads(memo.load(key) or "null"))
+        except (TypeError, ValueError):  # absent or damaged: measured again
+            kept = math.nan
+        if math.isfinite(kept) and kept > 0:
+            return kept
+        gain = voice_gain(_Clips(self.audio, keys))
+        memo.save(key, json.dumps(gain))
+        return gain
 
     def complete(self) -> bool:
         """Synthesise the speech asked for since the last call; False when there was none."""
@@ -432,12 +456,26 @@ class RenderClips:
                 size, phrases = _described(clips, request)
                 self.audio.add_speech(request.key, size, _reader(clips, request))
                 self.phrases[request.key] = phrases
+                self.digests[request.key] = _digest(clips, request)
             self.requests[said] = request
         return True
 
     def _warn(self, warning: str) -> None:
         if warning not in self.warnings:  # each batch meets the same cache: told once a render
             self.warnings += (warning,)
+
+
+def _level_key(keys: Sequence[str], digests: Sequence[bytes]) -> str:
+    """What decides a voice's gain: the target, and its clips in order, each as it is."""
+    made = hashlib.blake2b(json.dumps([LEVEL_FORMAT, SPEECH_LUFS]).encode(), digest_size=20)
+    for key, digest in zip(keys, digests, strict=True):
+        made.update(key.encode())
+        made.update(digest)
+    return made.hexdigest()
+
+
+def _digest(clips: Mapping[SpeechRequest, Clip], request: SpeechRequest) -> bytes:
+    return clips.digest(request) if isinstance(clips, SpeechClips) else b""
 
 
 def _described(

@@ -53,6 +53,7 @@ class StoredClip:
 
     pcm: Pcm
     phrases: tuple[PhraseMark, ...]
+    digest: bytes = b""  # the entry's, checked as it was read (b"": a clip not in the cache)
 
     @property
     def size(self) -> int:
@@ -151,7 +152,7 @@ def _decoded(data: bytes) -> StoredClip | None:
     phrases = _marks(marks, count)
     if phrases is None:
         return None
-    return StoredClip(np.frombuffer(data, dtype="<i2", offset=pcm_at), phrases)
+    return StoredClip(np.frombuffer(data, dtype="<i2", offset=pcm_at), phrases, digest)
 
 
 def _marks(data: bytes, count: int) -> tuple[PhraseMark, ...] | None:

@@ -70,14 +70,14 @@ def synthesize_all(
     A cache that cannot be written does not stop the clips: they are used for this call only
     (held as 16-bit samples), and ``on_warning`` is told once.
     """
-    known: dict[SpeechRequest, tuple[int, tuple[PhraseMark, ...]]] = {}
+    known: dict[SpeechRequest, Known] = {}
     missing: list[SpeechRequest] = []
     for request in dict.fromkeys(requests):
         cached = cache.load_pcm(request)
         if cached is None:
             missing.append(request)
         else:
-            known[request] = (cached.size, cached.phrases)
+            known[request] = Known(cached.size, cached.phrases, cached.digest)
         del cached  # checked: read again when asked for
     unstored: dict[SpeechRequest, Unstored] = {}  # made, but not in the cache
     if missing and workers == 0:  # in this process: one of a batch's renderers (no pool in it)
@@ -89,10 +89,19 @@ def synthesize_all(
     held: dict[SpeechRequest, StoredClip] = {}
     for request in missing:
         made = _made_pcm(request, cache, unstored)
-        known[request] = (made.size, made.phrases)
+        known[request] = Known(made.size, made.phrases, made.digest)
         if request in unstored:
             held[request] = made
     return SpeechClips(cache, known, held)
+
+
+@dataclass(frozen=True)
+class Known:
+    """What a render knows of a clip it checked, without holding it."""
+
+    size: int
+    phrases: tuple[PhraseMark, ...]
+    digest: bytes  # the cache entry's (b"": held, not in the cache)
 
 
 class SpeechClips(Mapping[SpeechRequest, Clip]):
@@ -103,7 +112,7 @@ class SpeechClips(Mapping[SpeechRequest, Clip]):
     def __init__(
         self,
         cache: ClipCache,
-        known: Mapping[SpeechRequest, tuple[int, tuple[PhraseMark, ...]]],
+        known: Mapping[SpeechRequest, Known],
         held: Mapping[SpeechRequest, StoredClip],
     ) -> None:
         self.cache = cache
@@ -114,7 +123,7 @@ class SpeechClips(Mapping[SpeechRequest, Clip]):
         return self.stored(request).clip()
 
     def stored(self, request: SpeechRequest) -> StoredClip:
-        size, _ = self._known[request]  # KeyError for a request not made here
+        size = self._known[request].size  # KeyError for a request not made here
         stored = self._held.get(request) or self.cache.load_pcm(request)
         if stored is None or stored.size != size:  # removed, or changed, since it was checked
             raise SynthesisError(
@@ -125,10 +134,14 @@ class SpeechClips(Mapping[SpeechRequest, Clip]):
         return stored
 
     def size(self, request: SpeechRequest) -> int:
-        return self._known[request][0]
+        return self._known[request].size
 
     def phrases(self, request: SpeechRequest) -> tuple[PhraseMark, ...]:
-        return self._known[request][1]
+        return self._known[request].phrases
+
+    def digest(self, request: SpeechRequest) -> bytes:
+        """The clip's cache entry digest, as checked in this render (b"" for a held clip)."""
+        return self._known[request].digest
 
     def __iter__(self) -> Iterator[SpeechRequest]:
         return iter(self._known)
