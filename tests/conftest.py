@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from generator.base.samples import SAMPLE_RATE, SILENCE_DB, db_to_gain
+from generator.base.samples import SAMPLE_RATE, SILENCE_DB, db_to_gain, frozen
 from generator.errors import Source
 from generator.markup.templating import ScriptLine
 
@@ -125,3 +125,15 @@ def check_audio_matches_timeline(mp3: Path, timeline: dict[str, Any]) -> None:
         if event["kind"] == "bell":
             assert rms_db(audio[int(start * rate) : int((start + 1) * rate)]) > -35
         sounding_end = max(sounding_end, end)
+
+
+def speechlike(
+    rng: np.random.Generator, seconds: float, level: float, spikes: float = 0.0
+) -> npt.NDArray[np.float32]:
+    """Noise bursts shaped like syllables, with a few sharp spikes (plosives) if asked."""
+    size = round(seconds * SAMPLE_RATE)
+    envelope = 0.5 + 0.5 * np.sin(np.arange(size) * 2 * np.pi * 4 / SAMPLE_RATE) ** 2
+    clip = rng.normal(0, level, size) * envelope
+    for at in rng.integers(0, size - 100, 5):
+        clip[at : at + 20] += spikes
+    return frozen(clip)

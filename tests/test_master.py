@@ -21,19 +21,10 @@ from generator.sound.mastering import (
 )
 from generator.sound.mix import mix_blocks
 from generator.timeline.events import Event, Timeline
+from tests.conftest import speechlike
 
 HERE = Source("t", 1)
 RNG = np.random.default_rng(7)
-
-
-def speechlike(seconds: float, level: float, spikes: float = 0.0) -> np.ndarray:
-    """Noise bursts shaped like syllables, with a few sharp spikes (plosives) if asked."""
-    size = round(seconds * SAMPLE_RATE)
-    envelope = 0.5 + 0.5 * np.sin(np.arange(size) * 2 * np.pi * 4 / SAMPLE_RATE) ** 2
-    clip = RNG.normal(0, level, size) * envelope
-    for at in RNG.integers(0, size - 100, 5):
-        clip[at : at + 20] += spikes
-    return frozen(clip)
 
 
 def session(clip: np.ndarray, channels: int = 1) -> Timeline:
@@ -53,7 +44,7 @@ def measured(timeline: Timeline, audio: dict[str, np.ndarray], gain: float) -> t
 
 @pytest.mark.parametrize("channels", [1, 2])
 def test_a_quiet_session_is_brought_to_the_target_with_one_gain(channels: int) -> None:
-    quiet = speechlike(4, 0.01)
+    quiet = speechlike(RNG, 4, 0.01)
     timeline = session(quiet, channels)
     result = master(timeline, {"c": quiet})
     loudness, peak = measured(timeline, dict(result.audio), result.gain)
@@ -65,7 +56,7 @@ def test_a_quiet_session_is_brought_to_the_target_with_one_gain(channels: int) -
 
 
 def test_spikes_are_limited_so_the_target_is_met_under_the_ceiling() -> None:
-    clip = speechlike(4, 0.02, spikes=0.9)
+    clip = speechlike(RNG, 4, 0.02, spikes=0.9)
     timeline = session(clip)
     assert true_peak(clip) > -1  # the spikes alone would clip after any boost
     result = master(timeline, {"c": clip})
@@ -84,7 +75,7 @@ def test_silence_is_left_alone() -> None:
 
 
 def test_bells_alone_get_a_guided_sessions_gain_not_the_spoken_word_target() -> None:
-    bell = speechlike(4, 0.01)
+    bell = speechlike(RNG, 4, 0.01)
     events = tuple(Event("bell", s, s + bell.size, HERE, clip="b") for s in (44100, 441000))
     timeline = Timeline("Timer", SAMPLE_RATE, 441000 + bell.size + 44100, events, ())
     result = master(timeline, {"b": bell})
@@ -96,7 +87,7 @@ def bedded(clip: np.ndarray, channels: int = 1) -> tuple[Timeline, dict[str, np.
     """The session of ``session`` with a noise bed under all of it and a bell over a word."""
     timeline = session(clip, channels)
     bed = frozen(RNG.normal(0, 0.003, SAMPLE_RATE * 3))
-    bell = speechlike(2, 0.05)
+    bell = speechlike(RNG, 2, 0.05)
     events = (
         *timeline.events,
         Event("ambience", 0, timeline.length, HERE, clip="bed"),
@@ -113,7 +104,7 @@ def test_the_estimate_from_the_clips_is_what_the_meter_reads_on_the_mix(
     """Loudness from K-weighted clips placed and summed equals the meter's on the real voice
     (the target is the voice's: a bed and a bell keep their level against it); the true peak
     of the whole mix is a bound: never under the real one, and close to it."""
-    clip = speechlike(4, 0.05, spikes=0.4)
+    clip = speechlike(RNG, 4, 0.05, spikes=0.4)
     timeline, audio = bedded(clip, channels) if with_bed else (session(clip, channels), {"c": clip})
     result = master(timeline, audio)
     _, peak = measured(timeline, dict(result.audio), result.gain)
@@ -127,7 +118,7 @@ def test_the_estimate_from_the_clips_is_what_the_meter_reads_on_the_mix(
 def test_a_plan_is_found_once_and_taken_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clip = speechlike(4, 0.02, spikes=0.9)
+    clip = speechlike(RNG, 4, 0.02, spikes=0.9)
     timeline, audio = session(clip), {"c": clip}
     plans = PlanCache(tmp_path)
     first = master(timeline, audio, plans)
@@ -150,7 +141,7 @@ def test_a_plan_is_found_once_and_taken_again(
 
 
 def test_a_damaged_plan_is_found_again(tmp_path: Path) -> None:
-    clip = speechlike(4, 0.02, spikes=0.9)
+    clip = speechlike(RNG, 4, 0.02, spikes=0.9)
     timeline, audio = session(clip), {"c": clip}
     plans = PlanCache(tmp_path)
     first = master(timeline, audio, plans)

@@ -29,7 +29,7 @@ from generator.sound.loudness import (
     true_peak,
 )
 from generator.timeline.events import Event, Timeline
-from tests.conftest import write
+from tests.conftest import speechlike, write
 
 RNG = np.random.default_rng(20)
 HERE = Source("t", 1)
@@ -45,15 +45,6 @@ def reference_peak(samples: npt.NDArray[Any]) -> float:
     return 20 * math.log10(float(reference_envelope(samples).max()))
 
 
-def speechlike(seconds: float, level: float, spikes: float = 0.0) -> npt.NDArray[np.float32]:
-    size = round(seconds * SAMPLE_RATE)
-    syllables = 0.5 + 0.5 * np.sin(np.arange(size) * 2 * np.pi * 4 / SAMPLE_RATE) ** 2
-    clip = RNG.normal(0, level, size) * syllables
-    for at in RNG.integers(0, size - 100, 5):
-        clip[at : at + 20] += spikes
-    return frozen(clip)
-
-
 def hard_signals() -> list[npt.NDArray[np.float32]]:
     """Inter-sample overs, peaks at the very edges, clips shorter than a block, stereo."""
     n = np.arange(SAMPLE_RATE // 2)
@@ -66,8 +57,8 @@ def hard_signals() -> list[npt.NDArray[np.float32]]:
         frozen([0.9]),
         frozen(RNG.normal(0, 0.3, 7)),
         frozen(RNG.normal(0, 0.3, 33)),
-        speechlike(2, 0.03, spikes=0.9),
-        frozen(np.stack([speechlike(1, 0.05, 0.8), speechlike(1, 0.02)], axis=1)),
+        speechlike(RNG, 2, 0.03, spikes=0.9),
+        frozen(np.stack([speechlike(RNG, 1, 0.05, 0.8), speechlike(RNG, 1, 0.02)], axis=1)),
     ]
 
 
@@ -110,7 +101,7 @@ def test_true_peak_is_the_peak_oversampled_everywhere() -> None:
 
 
 def test_a_clip_far_under_the_ceiling_is_not_oversampled(monkeypatch: pytest.MonkeyPatch) -> None:
-    quiet = speechlike(3, 0.01)
+    quiet = speechlike(RNG, 3, 0.01)
     blocks = counting(monkeypatch, "_oversample_blocks")
     whole = counting(monkeypatch, "_envelope")
     assert limit(quiet, -1.0) is quiet
@@ -119,7 +110,7 @@ def test_a_clip_far_under_the_ceiling_is_not_oversampled(monkeypatch: pytest.Mon
 
 
 def test_limiting_oversamples_only_around_the_peaks(monkeypatch: pytest.MonkeyPatch) -> None:
-    clip = speechlike(4, 0.02, spikes=0.9)
+    clip = speechlike(RNG, 4, 0.02, spikes=0.9)
     whole = counting(monkeypatch, "_envelope")
     blocks: list[int] = []
     original = loudness._oversample_blocks
@@ -159,6 +150,12 @@ def sparse_needs(size: int, count: int, at_edges: bool) -> Floats:
     return needed
 
 
+def dense_stretches(needed_db: npt.NDArray[np.float64], rate: float) -> list[tuple[int, Any]]:
+    """The limiter's stretches of a reduction needed given for every sample."""
+    where = np.flatnonzero(needed_db)
+    return list(loudness._stretches(where, needed_db[where], needed_db.size, rate))
+
+
 @pytest.mark.parametrize("at_edges", [False, True])
 @pytest.mark.parametrize("count", [1, 12, 400])
 def test_the_reduction_in_stretches_is_the_reduction_over_the_whole(
@@ -167,7 +164,7 @@ def test_the_reduction_in_stretches_is_the_reduction_over_the_whole(
     needed = sparse_needs(5 * SAMPLE_RATE, count, at_edges)
     whole = reduction(needed, SAMPLE_RATE)
     pieced = np.zeros_like(whole)
-    stretches = loudness._reductions(needed, SAMPLE_RATE)
+    stretches = dense_stretches(needed, SAMPLE_RATE)
     for start, values in stretches:
         assert not pieced[start : start + values.size].any()  # the stretches do not overlap
         pieced[start : start + values.size] = values
@@ -177,7 +174,7 @@ def test_the_reduction_in_stretches_is_the_reduction_over_the_whole(
 
 
 def test_no_need_no_stretch() -> None:
-    assert loudness._reductions(np.zeros(1000), SAMPLE_RATE) == []
+    assert dense_stretches(np.zeros(1000), SAMPLE_RATE) == []
 
 
 def test_the_stretches_from_where_a_reduction_is_needed_are_those_of_every_sample() -> None:
@@ -191,7 +188,7 @@ def test_the_stretches_from_where_a_reduction_is_needed_are_those_of_every_sampl
     dense = np.zeros(envelope.size)
     over = envelope > 10 ** (target / 20)
     dense[over] = 20 * np.log10(envelope[over].astype(np.float64)) - target
-    expected = loudness._reductions(dense, SAMPLE_RATE)
+    expected = dense_stretches(dense, SAMPLE_RATE)
     sparse = list(loudness._stretches(*loudness._needed(envelope, target), SAMPLE_RATE))
     assert len(sparse) == len(expected) > 1
     for (start, values), (first, wanted) in zip(sparse, expected, strict=True):
@@ -212,7 +209,7 @@ def timeline_of(clips: dict[str, npt.NDArray[np.float32]], placements: list[str]
 
 
 def test_each_distinct_clip_is_measured_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    clips = {key: speechlike(2, 0.02, spikes=0.9) for key in "abc"}
+    clips = {key: speechlike(RNG, 2, 0.02, spikes=0.9) for key in "abc"}
     timeline = timeline_of(clips, list("abcabcaab"))
     measured: list[int] = []
     original = loudness.true_peak
@@ -232,7 +229,7 @@ def test_each_distinct_clip_is_measured_once(monkeypatch: pytest.MonkeyPatch) ->
 def test_the_search_oversamples_a_clip_only_for_the_ceilings_it_tries(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    clips = {key: speechlike(2, 0.02, spikes=0.9) for key in "ab"}
+    clips = {key: speechlike(RNG, 2, 0.02, spikes=0.9) for key in "ab"}
     timeline = timeline_of(clips, list("abab"))
     whole = counting(monkeypatch, "_envelope")
     blocks = counting(monkeypatch, "_oversample_blocks")
@@ -245,7 +242,7 @@ def test_the_search_oversamples_a_clip_only_for_the_ceilings_it_tries(
 
 
 def test_the_profiles_energy_is_the_meters() -> None:
-    clip = speechlike(3, 0.05)
+    clip = speechlike(RNG, 3, 0.05)
     exact = np.add.reduceat(k_weighted(clip) ** 2, np.arange(0, clip.size, 45))
     np.testing.assert_allclose(k_weighted_energy(clip, 45), exact, rtol=2e-4, atol=1e-9)
     assert k_weighted_energy(clip, 45).sum() == pytest.approx(exact.sum(), rel=1e-6)
@@ -255,7 +252,7 @@ def test_a_voices_gain_is_found_without_oversampling(monkeypatch: pytest.MonkeyP
     def refused(*args: Any) -> None:
         raise AssertionError("the voice's loudness needs no true peak")
 
-    clips = [speechlike(2, 0.02, spikes=0.5) for _ in range(3)]
+    clips = [speechlike(RNG, 2, 0.02, spikes=0.5) for _ in range(3)]
     expected = voice_gain(clips)
     monkeypatch.setattr(loudness._PeakFollower, "feed", refused)
     assert voice_gain(clips) == expected

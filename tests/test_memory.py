@@ -139,7 +139,7 @@ def test_speech_clips_are_read_from_the_cache_when_asked_for(tmp_path: Path) -> 
     assert isinstance(clips, SpeechClips)
     assert held < 1 * MB
     assert peak < 3 * 5 * SAMPLE_RATE * 4  # one clip read at a time
-    assert [clips.size(request) for request in requests] == [5 * SAMPLE_RATE] * len(texts)
+    assert [clips.known(request).size for request in requests] == [5 * SAMPLE_RATE] * len(texts)
     assert np.array_equal(clips[requests[3]].samples, _cached(cache, requests[3]))
 
 

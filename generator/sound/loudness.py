@@ -581,7 +581,7 @@ def limit(samples: Samples, ceiling_db: float, rate: int = SAMPLE_RATE) -> Sampl
 
     Only what can pass the target is worked on: the envelope is oversampled where its bound
     does (``_envelope_above``), and the gain worked out and applied only on the stretches where
-    it is under 1 (``_reductions``); the rest of the clip is copied as it is.
+    it is under 1 (``_stretches``); the rest of the clip is copied as it is.
     """
     if samples.size == 0:
         return samples
@@ -759,12 +759,6 @@ def _needed(envelope: Real, target_db: float) -> tuple[npt.NDArray[np.intp], Flo
     clip took 8 bytes a sample where a few per cent need any)."""
     where = np.flatnonzero(envelope > db_to_gain(target_db))
     return where, 20 * np.log10(envelope[where].astype(np.float64)) - target_db, envelope.size
-
-
-def _reductions(needed_db: Floats, rate: float) -> list[tuple[int, Floats]]:
-    """``reduction(needed_db, rate)`` as the stretches where it is not 0: (start, values)."""
-    where = np.flatnonzero(needed_db)
-    return list(_stretches(where, needed_db[where], needed_db.size, rate))
 
 
 def _stretches(

@@ -32,7 +32,7 @@ from generator.sound.tones import breath_tone, tone_id
 from generator.speech.cache import Clip, ClipCache, SpeechRequest, pcm_samples
 from generator.speech.delivery import PhraseMark, estimated_marks, word_count, written_marks
 from generator.speech.lexicon import Lexicon
-from generator.speech.synthesis import SpeechClips, synthesize_all
+from generator.speech.synthesis import Known, SpeechClips, synthesize_all
 from generator.timeline.events import ClipRef, ambience_id, music_id
 
 # Speech clips decoded (and levelled) lately, kept for the next block that asks: a clip sounds
@@ -453,10 +453,10 @@ class RenderClips:
         )
         for said, request in missing.items():
             if request.key not in self.phrases:  # texts a lexicon merges: one clip
-                size, phrases = _described(clips, request)
-                self.audio.add_speech(request.key, size, _reader(clips, request))
-                self.phrases[request.key] = phrases
-                self.digests[request.key] = _digest(clips, request)
+                known = _described(clips, request)
+                self.audio.add_speech(request.key, known.size, _reader(clips, request))
+                self.phrases[request.key] = known.phrases
+                self.digests[request.key] = known.digest
             self.requests[said] = request
         return True
 
@@ -474,15 +474,10 @@ def _level_key(keys: Sequence[str], digests: Sequence[bytes]) -> str:
     return made.hexdigest()
 
 
-def _digest(clips: Mapping[SpeechRequest, Clip], request: SpeechRequest) -> bytes:
-    return clips.digest(request) if isinstance(clips, SpeechClips) else b""
-
-
-def _described(
-    clips: Mapping[SpeechRequest, Clip], request: SpeechRequest
-) -> tuple[int, tuple[PhraseMark, ...]]:
-    """A clip's length and phrase marks, without reading it where ``clips`` knows them."""
+def _described(clips: Mapping[SpeechRequest, Clip], request: SpeechRequest) -> Known:
+    """A clip's length, phrase marks and cache digest, without reading it where ``clips`` knows
+    them (a test's mapping of clips has no digest: its voice is measured every time)."""
     if isinstance(clips, SpeechClips):
-        return clips.size(request), clips.phrases(request)
+        return clips.known(request)
     clip = clips[request]
-    return int(clip.samples.size), clip.phrases
+    return Known(int(clip.samples.size), clip.phrases, b"")

@@ -107,7 +107,7 @@ class Known:
 class SpeechClips(Mapping[SpeechRequest, Clip]):
     """Clips by request, each read from the cache (and checked again) when asked for, none kept:
     only a clip the cache would not take is held, as 16-bit samples. ``stored`` gives a clip as
-    16-bit samples, ``size`` and ``phrases`` what is known of it without reading it."""
+    16-bit samples, ``known`` what is known of it without reading it."""
 
     def __init__(
         self,
@@ -133,15 +133,9 @@ class SpeechClips(Mapping[SpeechRequest, Clip]):
             )
         return stored
 
-    def size(self, request: SpeechRequest) -> int:
-        return self._known[request].size
-
-    def phrases(self, request: SpeechRequest) -> tuple[PhraseMark, ...]:
-        return self._known[request].phrases
-
-    def digest(self, request: SpeechRequest) -> bytes:
-        """The clip's cache entry digest, as checked in this render (b"" for a held clip)."""
-        return self._known[request].digest
+    def known(self, request: SpeechRequest) -> Known:
+        """Its length, phrase marks and cache entry digest, as checked in this render."""
+        return self._known[request]
 
     def __iter__(self) -> Iterator[SpeechRequest]:
         return iter(self._known)

@@ -154,9 +154,6 @@ class WindowedSession:
         self.latent = latent
         self.runs = 0  # decoder runs, for tests: windows, not whole sentences
 
-    def get_inputs(self) -> list[Any]:
-        return list(self.front.get_inputs())
-
     def run(
         self, output_names: Sequence[str] | None, feeds: Mapping[str, Any], *args: Any
     ) -> list[Any]:
