@@ -37,7 +37,7 @@ $(RUNTIME): pyproject.toml tools/install-system-deps.sh
 	touch $@
 
 $(DEVELOPMENT): $(RUNTIME)
-	@echo; echo "==> System packages for the tests: chromium, libatomic1 (only those missing)"
+	@echo; echo "==> System packages for the tests: chromium, libatomic1, mp3val, mediainfo (only those missing)"
 	@bash tools/install-system-deps.sh --test
 	@echo; echo "==> Adding the development tools to $(VENV)"
 	$(PIP) -e '.[dev,piper,ray]'

@@ -7,6 +7,7 @@ Each function here hands one stage's output to the next; no stage reaches back. 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -65,6 +66,7 @@ from generator.writing.playlist import Entry, m3u8
 
 if TYPE_CHECKING:  # imported where a render uses them: `list` and `script` start without them
     from generator.sound.mastering import Mastered
+    from generator.sound.mix import Mixed
     from generator.writing.tags import FileTags
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -443,10 +445,12 @@ def render(
     target: Fraction | None = None,
     album: Album | None = None,
     speech_workers: int | None = None,
+    encoders: int | None = None,
 ) -> Rendered:
     """Synthesise, place, mix and encode the session into output (.mp3, .m4b or .opus) and its
     sidecars. Missing speech is made in ``speech_workers`` processes (a core each by default;
-    0: in this process, as a batch's renderers do)."""
+    0: in this process, as a batch's renderers do); a long MP3 by ``encoders`` encoders at once
+    (a core each by default; a batch's renderers, a process a core already, take 1)."""
     from threadpoolctl import threadpool_limits
 
     from generator.writing.output_checks import (
@@ -488,8 +492,11 @@ def render(
     # numpy's BLAS on one thread: its own threads spin against ours and the encoder's for the
     # cores, ten times slower on a busy machine (measured: oversampling one minute, 0.65 s
     # instead of 0.06 s on 2 loaded cores).
+    encoding = encoders or os.cpu_count() or 1
     with threadpool_limits(limits=1, user_api="blas"):
-        return _mastered_and_encoded(prepared, timeline, clips, output, report, target, album)
+        return _mastered_and_encoded(
+            prepared, timeline, clips, output, report, target, album, encoding
+        )
 
 
 def _beds(prepared: Prepared, catalogue: Catalogue, target: Fraction | None) -> dict[str, Samples]:
@@ -513,9 +520,10 @@ def _mastered_and_encoded(
     report: Progress,
     target: Fraction | None,
     album: Album | None,
+    encoders: int,
 ) -> Rendered:
     from generator.sound.mastering import PlanCache, master
-    from generator.sound.mix import BLOCK_SECONDS, mix_blocks
+    from generator.sound.mix import Mixed
     from generator.writing.export import sidecar_texts, write_session
 
     clips.level_speech()
@@ -524,16 +532,30 @@ def _mastered_and_encoded(
     report("Measuring", 1, 1)
     sidecars = sidecar_texts(timeline, _loudness(mastered), prepared.recipe.description)
     tags = _tags(prepared, timeline, album or Album(), target)
-    blocks = len(range(0, timeline.length, SAMPLE_RATE * BLOCK_SECONDS))
-
-    def counted() -> Iterator[Samples]:
-        mixed = mix_blocks(timeline, mastered.audio, mastered.gain)
-        for index, block in enumerate(mixed, 1):
-            report("Encoding", index, blocks)
-            yield block
-
-    files = write_session(output, counted(), timeline, tags, sidecars)
+    mixed = _Reported(Mixed(timeline, mastered.audio, mastered.gain), report)
+    files = write_session(output, mixed, timeline, tags, sidecars, encoders)
     return Rendered(timeline, files, clips.made, clips.warnings)
+
+
+@dataclass
+class _Reported:
+    """The mix, its progress told in seconds encoded (parts encoded apart overlap by a few
+    seconds: the count stops at the session's length)."""
+
+    mix: Mixed
+    report: Progress
+    done: int = 0
+
+    @property
+    def length(self) -> int:
+        return self.mix.length
+
+    def blocks(self, first: int, last: int) -> Iterator[Samples]:
+        rate, total = self.mix.timeline.sample_rate, self.mix.length
+        for block in self.mix.blocks(first, last):
+            self.done += len(block)
+            self.report("Encoding", min(self.done, total) // rate, total // rate)
+            yield block
 
 
 def _loudness(mastered: Mastered) -> dict[str, float]:

@@ -1,11 +1,13 @@
 import json
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from generator.base.samples import frozen
+from generator.base.samples import Samples, frozen
 from generator.errors import EncodeError, OutputError, Source
 from generator.files.atomic import staged
 from generator.files.ffmpeg import Container, encode_mp3
@@ -171,10 +173,19 @@ def test_the_prompt_sheet_lists_each_question_once_with_room_to_write() -> None:
     assert prompt_sheet(TIMELINE) is None
 
 
+@dataclass(frozen=True)
+class _Constant:
+    length: int = 8
+
+    def blocks(self, first: int, last: int) -> Iterator[Samples]:
+        yield frozen(np.full(last - first, 0.5, dtype=np.float32))
+
+
 def test_an_m4b_or_opus_file_is_not_given_the_gain_lame_takes_back() -> None:
-    block = frozen(np.full(8, 0.5, dtype=np.float32))
-    assert list(_levelled([block], Container.MP3)) == [block]
+    mix = _Constant()
+    assert _levelled(mix, Container.MP3) is mix
+    block = next(mix.blocks(0, 8))
     for container in (Container.M4B, Container.OPUS):
-        (quieter,) = _levelled([block], container)
+        (quieter,) = _levelled(mix, container).blocks(0, 8)
         assert 20 * np.log10(quieter / block) == pytest.approx(-ENCODER_LOSS_DB, abs=1e-5)
         assert not quieter.flags.writeable

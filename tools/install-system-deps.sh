@@ -2,8 +2,9 @@
 # Install the system packages Stillpoint needs on Debian/Ubuntu, and only those that are missing:
 # Python with venv, ffmpeg (MP3 encoding; its ffplay plays in `stillpoint play`) and eSpeak NG (the
 # library pyttsx3 lists voices through, and the espeak-ng program that speaks each clip in a fresh
-# process, so clips come out the same on every run); with --test also Chromium (the library page's tests run in it,
-# headless: `make test` asks for it, `make demo` does not). PyPI has no package for these;
+# process, so clips come out the same on every run); with --test also Chromium (the library page's
+# tests run in it, headless), mp3val and mediainfo (the tests read the MP3s with them): `make test`
+# asks for those, `make demo` does not. PyPI has no package for these;
 # everything else comes from PyPI into .venv.
 set -euo pipefail
 
@@ -20,6 +21,9 @@ command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 have_espeak || missing+=(espeak-ng)
 if [ "${1:-}" = "--test" ]; then
     command -v chromium >/dev/null || missing+=(chromium)
+    # Outside readers of the MP3s the tests make: frame and Info-tag checks, and what players read.
+    command -v mp3val >/dev/null || missing+=(mp3val)
+    command -v mediainfo >/dev/null || missing+=(mediainfo)
     # Playwright's bundled node driver links libatomic, which a minimal Debian lacks.
     ldconfig -p 2>/dev/null | grep -q 'libatomic\.so\.1' || missing+=(libatomic1)
 fi

@@ -217,6 +217,7 @@ def _rendered(job: RowJob, started: float, cpu: float) -> Result:
     rendered = render(
         planned.prepared, catalogue, planned.output, cache, None, planned.target,
         speech_workers=0,  # a word the plan did not foresee: made here
+        encoders=1,  # a process a core already: a long MP3's parts one after another
     )  # fmt: skip
     checksum, size = _sha256(planned.output), planned.output.stat().st_size
     where.publish([path for path in written_beside(planned.output) if path.is_file()])

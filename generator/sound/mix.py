@@ -37,20 +37,26 @@ DUCK_ATTACK, DUCK_RELEASE = 0.3, 0.8  # seconds: down before the first word, up 
 
 
 def mix_blocks(
-    timeline: Timeline, audio: Mapping[str, Samples], gain: float = 1.0
+    timeline: Timeline,
+    audio: Mapping[str, Samples],
+    gain: float = 1.0,
+    span: tuple[int, int] | None = None,
 ) -> Iterator[Samples]:
-    """The session as consecutive read-only blocks covering its whole length.
+    """The session as consecutive read-only blocks covering its whole length, or samples
+    [first, last) of it: each sample the same whatever the span (``mix_span``), so parts of a
+    session can be encoded apart and joined (``files/mp3.py``).
 
     Mono blocks are 1-D; a stereo timeline gives (samples, 2) blocks, interleaved when flattened.
     """
     rate = timeline.sample_rate
     block = BLOCK_SECONDS * rate
+    begin, end = span or (0, timeline.length)
     sounding = sorted((e for e in timeline.events if e.clip), key=lambda e: e.start)
     speech = [(e.start, e.end) for e in timeline.events if e.kind == "speech"]
     upcoming = 0
     active: list[Event] = []
-    for first in range(0, timeline.length, block):
-        last = min(first + block, timeline.length)
+    for first in range(begin, end, block):
+        last = min(first + block, end)
         while upcoming < len(sounding) and sounding[upcoming].start < last:
             active.append(sounding[upcoming])
             upcoming += 1
@@ -60,6 +66,22 @@ def mix_blocks(
             buffer *= gain
         buffer.flags.writeable = False
         yield buffer
+
+
+@dataclass(frozen=True)
+class Mixed:
+    """The session's mix as the encoder asks for it: any stretch, in blocks (``mix_blocks``)."""
+
+    timeline: Timeline
+    audio: Mapping[str, Samples]
+    gain: float = 1.0
+
+    @property
+    def length(self) -> int:
+        return self.timeline.length
+
+    def blocks(self, first: int, last: int) -> Iterator[Samples]:
+        return mix_blocks(self.timeline, self.audio, self.gain, (first, last))
 
 
 def mix_span(

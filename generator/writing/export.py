@@ -8,12 +8,13 @@ existing file and never leaves half a set.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from generator.base.samples import Samples, db_to_gain, frozen
 from generator.files.atomic import staged
-from generator.files.ffmpeg import Container, encode
+from generator.files.ffmpeg import Container, Mix, encode_mix
 from generator.sound.mastering import ENCODER_LOSS_DB
 from generator.timeline.events import Timeline
 from generator.writing.output_checks import SIDECARS, beside
@@ -38,13 +39,15 @@ def sidecar_texts(
 
 def write_session(
     output: Path,
-    blocks: Iterable[Samples],
+    mix: Mix,
     timeline: Timeline,
     tags: FileTags,
     sidecars: Mapping[str, str],
+    encoders: int = 1,
 ) -> tuple[Path, ...]:
-    """Encode the blocks into output (the container its suffix names; MP3 for any other), tag it,
-    write the sidecars; all renamed into place at once.
+    """Encode the mix into output (the container its suffix names; MP3 for any other; a long
+    MP3 by ``encoders`` encoders at once), tag it, write the sidecars; all renamed into place at
+    once.
 
     A render owns its set of sidecars: one an earlier render of the same name wrote and this one
     does not (a prompt sheet) is removed with the same step. Returns the files written, the
@@ -56,16 +59,16 @@ def write_session(
     with staged(files, [path for path in stale if path.is_file()]) as (audio, *texts):
         marks = [(mark.title, mark.start, mark.end) for mark in timeline.chapters]
         chapters = ffmetadata(marks, timeline.sample_rate)  # only an M4B's are ffmpeg's to write
-        levelled = _levelled(blocks, container)
-        encode(levelled, timeline.sample_rate, audio, timeline.channels, container, chapters)
+        rate, channels = timeline.sample_rate, timeline.channels
+        encode_mix(_levelled(mix, container), rate, audio, channels, container, chapters, encoders)
         write_tags(audio, tags, container)
         for path, text in zip(texts, sidecars.values(), strict=True):
             path.write_text(text, encoding="utf-8")
     return files
 
 
-def _levelled(blocks: Iterable[Samples], container: Container) -> Iterable[Samples]:
-    """The blocks at the level that gives every container the loudness mastering reported.
+def _levelled(mix: Mix, container: Container) -> Mix:
+    """The mix at the level that gives every container the loudness mastering reported.
 
     Mastering aims ENCODER_LOSS_DB over the target because LAME gives speech back that much
     quieter; ffmpeg's AAC encoder and libopus give it back as given (measured: a 440 Hz sine at
@@ -73,7 +76,19 @@ def _levelled(blocks: Iterable[Samples], container: Container) -> Iterable[Sampl
     a 30 s session at -20.3, -19.9 and -19.9 LUFS). So an M4B's and an Opus file's blocks are
     turned down by as much: all three land at the loudness the timeline JSON states.
     """
-    if container is Container.MP3:
-        return blocks
-    gain = db_to_gain(-ENCODER_LOSS_DB)
-    return (frozen(block * gain) for block in blocks)
+    return mix if container is Container.MP3 else _Quieter(mix)
+
+
+@dataclass(frozen=True)
+class _Quieter:
+    """The mix turned down by ENCODER_LOSS_DB."""
+
+    mix: Mix
+
+    @property
+    def length(self) -> int:
+        return self.mix.length
+
+    def blocks(self, first: int, last: int) -> Iterator[Samples]:
+        gain = db_to_gain(-ENCODER_LOSS_DB)
+        return (frozen(block * gain) for block in self.mix.blocks(first, last))
