@@ -41,6 +41,7 @@ AAC_BITRATES = {1: "64k", 2: "96k"}
 OPUS_BITRATES = {1: "32k", 2: "48k"}
 OPUS_RATE = 48_000  # libopus encodes at 48 kHz (or 24, 16, 12, 8): the mix is resampled to it
 FEED_BLOCKS = 2  # mixed blocks waiting for ffmpeg: enough to keep both busy, little memory
+ROOM_WAIT = 0.05  # seconds: the longest wait for an encoder's room (a missed signal costs this)
 # An MP3 over twice this long is encoded in parts of about this length, several at once
 # (``encode_mix``): each part costs LEAD + WINDOW + LEAD frames (5.4 s) of audio encoded twice.
 PART_SECONDS = 300
@@ -229,19 +230,25 @@ def _run_all(
     at_once: int,
     container: Container,
 ) -> None:
-    """Each command fed its blocks, at_once of them running: the blocks are handed out in
-    turn from this thread, each ffmpeg's writer thread taking them on. EncodeError with
-    ffmpeg's own words if one fails."""
+    """Each command fed its blocks, at_once of them running: blocks are made in this thread
+    for whichever encoders have room for one (each ffmpeg's writer thread takes them on), so
+    a slower encoder never keeps a faster one waiting. EncodeError with ffmpeg's own words if
+    one fails."""
     waiting = list(zip(commands, (iter(blocks) for blocks in inputs), strict=True))
+    room = threading.Event()  # a writer took a block: an encoder may have room
     running: list[tuple[_Encoder, Iterator[Samples]]] = []
     started: list[_Encoder] = []
     try:
         while waiting or running:
             while waiting and len(running) < at_once:
                 command, blocks = waiting.pop(0)
-                started.append(_Encoder(command))
+                started.append(_Encoder(command, room))
                 running.append((started[-1], blocks))
-            running = [job for job in running if _fed_one(*job)]
+            room.clear()
+            ready = [job for job in running if job[0].has_room()]
+            running = [job for job in running if job not in ready or _fed_one(*job)]
+            if not ready:
+                room.wait(ROOM_WAIT)
         for encoder in started:
             encoder.finish(container)
     except BaseException:  # an error in the mix, Ctrl-C, SIGTERM: ffmpeg stops with us
@@ -263,7 +270,7 @@ def _fed_one(encoder: _Encoder, blocks: Iterator[Samples]) -> bool:
 class _Encoder:
     """One ffmpeg in its own session, its input written by a thread, its errors kept."""
 
-    def __init__(self, command: list[str]) -> None:
+    def __init__(self, command: list[str], room: threading.Event) -> None:
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by finish or kill
         self._process = subprocess.Popen(
             command,
@@ -275,12 +282,15 @@ class _Encoder:
         pipe: IO[bytes] | None = self._process.stdin
         if pipe is None:  # pragma: no cover - Popen with stdin=PIPE always has one
             raise EncodeError("ffmpeg has no input pipe")
-        self._writer = _PipeWriter(pipe)
+        self._writer = _PipeWriter(pipe, room)
 
     @property
     def broken(self) -> bool:
         """ffmpeg exited before its input ended: its stderr says why."""
         return self._writer.broken
+
+    def has_room(self) -> bool:
+        return self._writer.has_room()
 
     def put(self, data: bytes) -> None:
         self._writer.put(data)
@@ -308,13 +318,17 @@ class _Encoder:
 class _PipeWriter:
     """Writes byte blocks to a pipe on its own thread, which never outlives ``close``."""
 
-    def __init__(self, pipe: IO[bytes]) -> None:
+    def __init__(self, pipe: IO[bytes], room: threading.Event) -> None:
         self._pipe = pipe
+        self._room = room  # set each time a block is taken off the queue
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=FEED_BLOCKS)
         self.broken = False
         self._ended = False
         self._thread = threading.Thread(target=self._run, name="ffmpeg-input", daemon=True)
         self._thread.start()
+
+    def has_room(self) -> bool:
+        return not self._queue.full()
 
     def put(self, data: bytes) -> None:
         self._queue.put(data)
@@ -341,6 +355,7 @@ class _PipeWriter:
 
     def _run(self) -> None:
         while (data := self._queue.get()) is not None:
+            self._room.set()
             if self.broken:
                 continue  # keep taking blocks, so the caller never waits on a full queue
             try:
