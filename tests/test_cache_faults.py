@@ -27,8 +27,15 @@ from generator.sound.mastering import Plan, PlanCache
 from generator.sound.sources import RenderClips
 from generator.speech import cache as cache_module
 from generator.speech import synthesis
-from generator.speech.cache import Clip, ClipCache, SpeechRequest
-from generator.speech.delivery import PhraseMark
+from generator.speech.cache import (
+    Clip,
+    ClipCache,
+    PhraseRequest,
+    PhraseStore,
+    SpeechRequest,
+    StoredPhrase,
+)
+from generator.speech.delivery import PhraseMark, pace
 from generator.speech.synthesis import Unstored, cache_unwritable, synthesize_all
 from tests.conftest import decode, write
 
@@ -124,6 +131,9 @@ class FixedEngine:
     ) -> tuple[list[Samples], int]:
         seconds = np.arange(11_025) / 22_050
         return [frozen(0.5 * np.sin(2 * np.pi * 220 * seconds)) for _ in phrases], 22_050
+
+    def phrase_setting(self, voice: str, seconds_per_word: float) -> str | None:
+        return None  # its phrases are not kept: these tests are about the clips
 
 
 @pytest.fixture
@@ -333,3 +343,185 @@ def test_a_cache_entry_is_not_flushed_but_an_output_is(
     assert ClipCache(tmp_path).load(REQUEST) is not None
     write_atomically(tmp_path / "kept.json", "{}")
     assert len(synced) == 2  # the file, then its folder
+
+
+# The phrase store: phrases an engine speaks alike wherever they stand, kept beside the clips.
+
+
+class CountingEngine(FixedEngine):
+    """Speaks each phrase as a tone of its own (its pitch from its text), ``factor`` times the
+    seconds a word asked for, whatever came before it; records every phrase it is asked for."""
+
+    name = "counting"
+
+    def __init__(self, factor: float = 1.0) -> None:
+        self.factor = factor
+        self.asked: list[tuple[str, float]] = []
+
+    def speak(
+        self, phrases: Sequence[str], voice: str, seconds_per_word: float, seed: int
+    ) -> tuple[list[Samples], int]:
+        self.asked += [(phrase, seconds_per_word) for phrase in phrases]
+        return [self._tone(phrase, seconds_per_word) for phrase in phrases], 22_050
+
+    def phrase_setting(self, voice: str, seconds_per_word: float) -> str | None:
+        return repr(seconds_per_word)
+
+    def _tone(self, phrase: str, seconds_per_word: float) -> Samples:
+        count = round(len(phrase.split()) * seconds_per_word * self.factor * 22_050)
+        pitch = 110 + sum(phrase.encode()) % 300  # Hz
+        return frozen(0.3 + 0.2 * np.sin(2 * np.pi * pitch * np.arange(count) / 22_050))
+
+    def phrases(self) -> list[str]:
+        return [phrase for phrase, _ in self.asked]
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> CountingEngine:
+    engine = CountingEngine()
+    monkeypatch.setattr(synthesis, "_worker_engines", {})
+    monkeypatch.setattr(synthesis, "start_engine", lambda name: engine)
+    return engine
+
+
+def spoken(text: str, rate: int = 150) -> SpeechRequest:
+    return SpeechRequest("counting", "counting:one", rate, text)
+
+
+ANNA, BERT = spoken("Welcome, Anna. Rest here."), spoken("Welcome, Bert. Rest here.")
+
+
+def clip_bytes(request: SpeechRequest, root: Path) -> bytes:
+    """The cache entry of the request made in this process into the cache at root."""
+    synthesize_all([request], ClipCache(root), workers=0)
+    return ClipCache(root).path(request).read_bytes()
+
+
+def phrase_entry(request: SpeechRequest, text: str, root: Path) -> Path:
+    """Where the store at root keeps a phrase of the request as its first reading speaks it."""
+    speed = pace(request.text, request.rate, request.sentence_pause).seconds_per_word
+    return PhraseStore(root).path(PhraseRequest("counting", request.voice, text, repr(speed)))
+
+
+def test_an_utterance_asks_the_engine_only_for_the_phrases_not_kept(
+    counting: CountingEngine, tmp_path: Path
+) -> None:
+    clip_bytes(ANNA, tmp_path / "cache")
+    assert counting.phrases() == ["Welcome,", "Anna.", "Rest here."]
+    counting.asked.clear()
+    warm = clip_bytes(BERT, tmp_path / "cache")
+    assert counting.phrases() == ["Bert."]
+    counting.asked.clear()
+    assert clip_bytes(BERT, tmp_path / "empty") == warm  # the same bytes from an empty cache
+    assert counting.phrases() == ["Welcome,", "Bert.", "Rest here."]
+    assert phrase_entry(BERT, "Bert.", tmp_path / "cache").is_file()
+
+
+def test_a_phrase_at_another_speed_is_spoken_again(
+    counting: CountingEngine, tmp_path: Path
+) -> None:
+    clip_bytes(ANNA, tmp_path / "cache")
+    counting.asked.clear()
+    clip_bytes(spoken(ANNA.text, rate=100), tmp_path / "cache")  # slower: every phrase anew
+    assert counting.phrases() == ["Welcome,", "Anna.", "Rest here."]
+    assert len({speed for _, speed in counting.asked}) == 1
+
+
+def test_a_reading_again_at_a_corrected_speed_asks_again(
+    counting: CountingEngine, tmp_path: Path
+) -> None:
+    counting.factor = 0.6  # far off its calibration: one phrase, no pause to give, read twice
+    text = "Take a moment to notice how the hips feel now."
+    clip_bytes(spoken(text), tmp_path / "cache")
+    assert counting.phrases() == [text, text]
+    assert len({speed for _, speed in counting.asked}) == 2  # the second: a new speed, asked
+
+
+def _torn(entry: bytes, other: bytes) -> bytes:
+    return entry[:-3]
+
+
+def _flipped(entry: bytes, other: bytes) -> bytes:
+    return entry[:-1] + bytes([entry[-1] ^ 0x01])  # one sample changed: the digest fails
+
+
+def _another_phrase(entry: bytes, other: bytes) -> bytes:
+    return other  # a whole, sound entry of another phrase under this one's key
+
+
+@pytest.mark.parametrize("damage", [_torn, _flipped, _another_phrase])
+def test_a_damaged_phrase_entry_is_spoken_again_and_the_clip_is_unchanged(
+    damage: Callable[[bytes, bytes], bytes], counting: CountingEngine, tmp_path: Path
+) -> None:
+    expected = clip_bytes(BERT, tmp_path / "empty")
+    clip_bytes(ANNA, tmp_path / "cache")
+    entry = phrase_entry(ANNA, "Rest here.", tmp_path / "cache")
+    other = phrase_entry(ANNA, "Welcome,", tmp_path / "cache").read_bytes()
+    entry.write_bytes(damage(entry.read_bytes(), other))
+    counting.asked.clear()
+    assert clip_bytes(BERT, tmp_path / "cache") == expected
+    assert counting.phrases() == ["Bert.", "Rest here."]
+    assert PhraseStore(tmp_path / "cache").load(
+        PhraseRequest("counting", BERT.voice, "Rest here.", repr(counting.asked[0][1]))
+    )  # kept again, whole
+
+
+def phrases_is_a_file(tmp: Path) -> Path:
+    write(tmp / "cache" / "phrases", "a file, not a folder")
+    return tmp / "cache"
+
+
+@pytest.mark.parametrize("broken", [phrases_is_a_file, under_a_file])
+def test_a_phrase_store_that_cannot_be_written_only_costs_time(
+    broken: Callable[[Path], Path], counting: CountingEngine, tmp_path: Path
+) -> None:
+    clip_bytes(BERT, tmp_path / "good")
+    expected = ClipCache(tmp_path / "good").load(BERT)
+    assert expected is not None
+    cache = broken(tmp_path)
+    for request, name in ((ANNA, "Anna."), (BERT, "Bert.")):
+        counting.asked.clear()
+        clips = synthesize_all([request], ClipCache(cache), workers=0)
+        assert counting.phrases() == ["Welcome,", name, "Rest here."]  # none kept: all spoken
+    assert np.array_equal(clips[BERT].samples, expected.samples)
+    assert clips[BERT].phrases == expected.phrases
+    assert not list(cache.rglob("*.phrase"))
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_a_phrase_key_changes_with_each_field_and_a_phrase_entry_is_not_a_clip(
+    tmp_path: Path,
+) -> None:
+    phrase = PhraseRequest("piper", "piper:joe", "Rest here.", repr(1.25))
+    others = [
+        PhraseRequest("pyttsx3", "piper:joe", "Rest here.", repr(1.25)),
+        PhraseRequest("piper", "piper:other", "Rest here.", repr(1.25)),
+        PhraseRequest("piper", "piper:joe", "Rest here!", repr(1.25)),
+        PhraseRequest("piper", "piper:joe", "Rest here.", repr(1.2500000000000002)),
+    ]
+    assert len({phrase.key, *(other.key for other in others)}) == 5
+    store = PhraseStore(tmp_path)
+    pcm = np.arange(-500, 500, dtype=np.int16)
+    store.store(phrase, StoredPhrase(pcm, 22_050))
+    loaded = store.load(phrase)
+    assert loaded is not None
+    assert loaded.sample_rate == 22_050
+    assert np.array_equal(loaded.pcm, pcm)
+    assert store.path(phrase).relative_to(tmp_path).parts[0] == "phrases"
+    clips = ClipCache(tmp_path)
+    clips.path(REQUEST).parent.mkdir(parents=True)
+    clips.path(REQUEST).write_bytes(store.path(phrase).read_bytes())  # its magic is a phrase's
+    assert clips.load(REQUEST) is None
+
+
+def test_a_kept_phrase_at_another_rate_than_the_engine_speaks_is_not_used(
+    counting: CountingEngine, tmp_path: Path
+) -> None:
+    """A voice whose model was replaced under the same path: its phrases are all spoken anew."""
+    expected = clip_bytes(BERT, tmp_path / "empty")
+    speed = pace(BERT.text, BERT.rate, BERT.sentence_pause).seconds_per_word
+    phrase = PhraseRequest("counting", BERT.voice, "Welcome,", repr(speed))
+    PhraseStore(tmp_path / "cache").store(phrase, StoredPhrase(np.ones(16_000, np.int16), 16_000))
+    counting.asked.clear()
+    assert clip_bytes(BERT, tmp_path / "cache") == expected
+    assert counting.phrases()[-3:] == ["Welcome,", "Bert.", "Rest here."]  # all, once more

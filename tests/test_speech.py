@@ -2,11 +2,12 @@
 
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from generator.base.samples import SAMPLE_RATE, audible_span
+from generator.base.samples import SAMPLE_RATE, Samples, audible_span
 from generator.errors import SettingsError
 from generator.speech.cache import ClipCache, SpeechRequest
 from generator.speech.synthesis import synthesize_all, synthesize_one
@@ -127,3 +128,29 @@ def test_the_workers_are_given_the_longest_clips_first(
     missing = [request("pyttsx3:gmw/en-us", text) for text in texts]
     synthesis._make_clips(missing, ClipCache(tmp_path), 2, None)
     assert submitted == sorted(texts, key=len, reverse=True)
+
+
+def test_espeak_speaks_only_the_phrases_it_has_not_kept(
+    tmp_path: Path, voice: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each phrase is its own espeak-ng process, so a phrase kept is the phrase spoken: a clip
+    made with phrases from the store is the one an empty cache makes, byte for byte."""
+    from generator.speech import voices
+
+    said: list[str] = []
+    real = voices.espeak_clip
+
+    def counted(program: str, text: str, *args: Any) -> tuple[Samples, int]:
+        said.append(text)
+        return real(program, text, *args)
+
+    monkeypatch.setattr(voices, "espeak_clip", counted)
+    welcome = "Welcome, {}. This is a short practice with pigeon pose, guided by voice."
+    anna, bert = (request(voice, welcome.format(name), 120) for name in ("Anna", "Bert"))
+    synthesize_all([anna], ClipCache(tmp_path / "warm"), workers=0)
+    synthesize_all([bert], ClipCache(tmp_path / "empty"), workers=0)
+    said.clear()
+    synthesize_all([bert], ClipCache(tmp_path / "warm"), workers=0)
+    assert said == ["Bert."]
+    paths = [ClipCache(tmp_path / name).path(bert) for name in ("warm", "empty")]
+    assert paths[0].read_bytes() == paths[1].read_bytes()

@@ -160,8 +160,11 @@ def test_piper_clips_are_the_same_whatever_came_before_and_in_any_process(
     assert len(made) == 2  # the voice's front and decoder, whatever the number of clips
     assert all(isinstance(m, bytes) for m in made)  # made in memory (neural/): noise as inputs
     one, _ = engine.speak([TEXT], "piper:joe", 0.4, 1)
-    two, _ = engine.speak([TEXT], "piper:joe", 0.4, 2)
-    assert one[0].tobytes() != two[0].tobytes()  # the seed decides the noise
+    two, _ = engine.speak(["Rest here.", TEXT], "piper:joe", 0.4, 2)
+    assert one[0].tobytes() == two[1].tobytes()  # a phrase's noise: its text and speed alone
+    slower, _ = engine.speak([TEXT], "piper:joe", 0.41, 1)
+    assert slower[0].size != one[0].size
+    assert engine.phrase_setting("piper:joe", 0.4) == repr(length_scale(0.4))
     elsewhere = subprocess.run(
         [sys.executable, "-c", PIPER_CLIP, TEXT], capture_output=True, text=True, check=True
     )
@@ -187,5 +190,6 @@ def test_piper_sounds_as_it_did_with_its_own_random_nodes(monkeypatch: pytest.Mo
     fallback = PiperEngine()
     own = spoken(fallback)
     assert fallback._models  # it did make a session for each utterance
+    assert fallback.phrase_setting("piper:joe", 0.4) is None  # its phrases are not kept
     assert fed[0] == pytest.approx(own[0], rel=0.08)
     assert fed[1] == pytest.approx(own[1], rel=0.08)

@@ -100,3 +100,61 @@ def test_piper_clips_are_the_same_whichever_worker_makes_them(tmp_path: Path) ->
     second = synthesize_all(requests[::-1], ClipCache(tmp_path / "two"), workers=2)
     assert all(first[r].samples.tobytes() == second[r].samples.tobytes() for r in requests)
     assert len({first[r].samples.tobytes() for r in requests}) == len(requests)
+
+
+WELCOME = (
+    "Welcome, {}. This is a short practice with pigeon pose, guided by voice. "
+    "For this time, there is nowhere else you need to be."
+)
+
+
+def test_piper_speaks_only_the_phrases_with_a_new_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch row that differs by the name: only "Bert." is spoken, and the clip is the one an
+    empty cache gives, byte for byte; a damaged phrase entry is spoken again, the clip unchanged."""
+    import onnxruntime
+
+    from generator.speech.synthesis import synthesize_all
+    from generator.speech.voices import PiperEngine
+
+    anna, bert = (
+        SpeechRequest("piper", "piper:joe", 120, WELCOME.format(name)) for name in ("Anna", "Bert")
+    )
+    phrases: list[str] = []
+    runs: list[int] = []
+    speak, run = PiperEngine.speak, onnxruntime.InferenceSession.run
+
+    def spoken(self: PiperEngine, said: list[str], *args: Any) -> Any:
+        phrases.extend(said)
+        return speak(self, said, *args)
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        runs.append(1)
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(PiperEngine, "speak", spoken)
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", counted)
+
+    def made(request: SpeechRequest, root: Path) -> tuple[bytes, list[str], int]:
+        phrases.clear()
+        runs.clear()
+        synthesize_all([request], ClipCache(root), workers=0)
+        return ClipCache(root).path(request).read_bytes(), list(phrases), len(runs)
+
+    made(anna, tmp_path / "warm")
+    expected, every, cold_runs = made(bert, tmp_path / "empty")
+    assert every[:2] == ["Welcome,", "Bert."]
+    assert len(every) == 6  # its phrases, each spoken once from an empty cache
+    clip, said, warm_runs = made(bert, tmp_path / "warm")
+    assert said == ["Bert."]
+    assert warm_runs * 4 <= cold_runs  # onnxruntime's runs: the front and decoder of one phrase
+    assert clip == expected
+    entry = next(
+        path for path in (tmp_path / "warm").rglob("*.phrase") if b'"Welcome,"' in path.read_bytes()
+    )
+    entry.write_bytes(entry.read_bytes()[:-100])  # torn
+    ClipCache(tmp_path / "warm").path(bert).unlink()
+    clip, said, _ = made(bert, tmp_path / "warm")
+    assert said == ["Welcome,"]
+    assert clip == expected

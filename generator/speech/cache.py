@@ -1,9 +1,17 @@
-"""The speech cache: finished clips on disk under the key of the request that made them.
+"""The speech cache: finished clips on disk under the key of the request that made them, and
+beside them the phrases they were made of.
 
 The cache is shared by every render on the machine, at once and after crashes: an entry is
 written whole under a temporary name and renamed into place, and carries a digest of its samples,
 checked on every read, so a torn or damaged entry is made again rather than played. With the
 samples it keeps where each phrase is heard (``delivery.PhraseMark``), under the same digest.
+
+Layout under the cache root: ``clips/KK/KEY.clip`` (a finished clip, at SAMPLE_RATE) and
+``phrases/KK/KEY.phrase`` (one phrase as an engine spoke it, untrimmed, at the engine's own rate),
+KK the key's first two hex digits. A phrase is kept only for an engine whose phrases are a
+function of (voice, text, its speed setting) alone (``SpeechEngine.phrase_setting``): a batch
+row that differs from the last by a name then speaks only the phrases with the name in them
+("Welcome, Anna." is the phrases "Welcome," and "Anna.").
 """
 
 from __future__ import annotations
@@ -24,13 +32,18 @@ from generator.base.samples import PCM16_SCALE, SAMPLE_RATE, Samples, to_pcm16
 from generator.files.atomic import write_atomically
 from generator.speech.delivery import PhraseMark
 
-CLIP_FORMAT = 6  # bump when the way clips are made changes, so old cache entries are not reused
+# Bump when the way clips are made changes, so old cache entries are not reused. 7: phrases
+# spoken on their own (piper reseeded per phrase) and quantised to 16 bits before they are joined.
+CLIP_FORMAT = 7
+PHRASE_FORMAT = 1  # bump when the way an engine's phrases are spoken or kept changes
 
 # A cache entry: magic, sample rate, sample count, the phrase marks' length in bytes; a BLAKE2b
 # digest of the header, the marks and the samples; then the marks, UTF-8 JSON
 # [[start, end, "phrase"], ...] (sample offsets in the clip); then the samples, 16-bit
-# little-endian. A plain WAV cannot tell a flipped byte, nor where a phrase begins.
+# little-endian. A plain WAV cannot tell a flipped byte, nor where a phrase begins. A phrase entry
+# is laid out the same, with its own magic, the engine's rate and one mark: its whole text.
 CLIP_MAGIC = b"STPCLIP2"
+PHRASE_MAGIC = b"STPPHRS1"
 CLIP_HEADER = struct.Struct("<8sIQI")
 CLIP_DIGEST = 32  # bytes
 
@@ -86,21 +99,77 @@ class SpeechRequest:
     def key(self) -> str:
         fields = [CLIP_FORMAT, SAMPLE_RATE, self.engine, self.voice, self.rate, self.text]
         fields.append(str(self.sentence_pause))
-        return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
+        return _key(fields)
+
+
+@dataclass(frozen=True)
+class PhraseRequest:
+    """Everything that decides how one phrase sounds, for an engine whose phrases do not depend
+    on what it said before them (``SpeechEngine.phrase_setting``)."""
+
+    engine: str
+    voice: str
+    text: str
+    setting: str  # the engine's speed as it speaks with it, exactly: repr of piper's length scale
+
+    @property
+    def key(self) -> str:
+        return _key([PHRASE_FORMAT, self.engine, self.voice, self.text, self.setting])
+
+
+@dataclass(frozen=True, eq=False)
+class StoredPhrase:
+    """A phrase as the store keeps it: 16-bit samples at the engine's rate, untrimmed."""
+
+    pcm: Pcm
+    sample_rate: int
+
+    def samples(self) -> Samples:
+        return pcm_samples(self.pcm)
+
+
+def _key(fields: list[object]) -> str:
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("STILLPOINT_CACHE") or platformdirs.user_cache_dir("stillpoint"))
 
 
-class ClipCache:
-    """Finished clips on disk (trimmed, at the session rate) under their request's key."""
+class _Entries:
+    """Checked entries in a folder of the cache root, ``FOLDER/KK/KEY.SUFFIX``."""
+
+    folder = ""
+    suffix = ""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    def _path(self, key: str) -> Path:
+        return self.root / self.folder / key[:2] / f"{key}.{self.suffix}"
+
+    def _read(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except OSError:
+            return None
+
+    def _write(self, key: str, entry: bytes) -> None:
+        """Write the entry whole or not at all: readers see the old entry or the new one."""
+        destination = self._path(key)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        # not flushed: an entry is checked when read (its digest), and one a power cut tore is
+        # made again; the two fsyncs were 2 ms of a piper clip's 16 beyond inference (measured)
+        write_atomically(destination, entry, durable=False)
+
+
+class ClipCache(_Entries):
+    """Finished clips on disk (trimmed, at the session rate) under their request's key."""
+
+    folder, suffix = "clips", "clip"
+
     def path(self, request: SpeechRequest) -> Path:
-        return self.root / "clips" / request.key[:2] / f"{request.key}.clip"
+        return self._path(request.key)
 
     def load(self, request: SpeechRequest) -> Clip | None:
         """The clip, or None when it is absent, torn or damaged (then it is made again)."""
@@ -109,40 +178,67 @@ class ClipCache:
 
     def load_pcm(self, request: SpeechRequest) -> StoredClip | None:
         """The clip as stored (16-bit), checked as ``load`` checks it; None as ``load`` gives."""
-        try:
-            data = self.path(request).read_bytes()
-        except OSError:
+        data = self._read(request.key)
+        entry = None if data is None else _decoded(data, CLIP_MAGIC)
+        if entry is None or entry[0] != SAMPLE_RATE:
             return None
-        return _decoded(data)
+        return entry[1]
 
     def store(self, request: SpeechRequest, clip: Clip) -> None:
-        """Write the clip whole or not at all: readers see the old entry or the new one."""
-        destination = self.path(request)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        # not flushed: an entry is checked when read (its digest), and one a power cut tore is
-        # made again; the two fsyncs were 2 ms of a piper clip's 16 beyond inference (measured)
-        write_atomically(destination, _encoded(clip, SAMPLE_RATE), durable=False)
+        """Write the clip whole or not at all (OSError when the cache cannot take it)."""
+        pcm = to_pcm16(clip.samples)
+        self._write(request.key, _encoded(CLIP_MAGIC, SAMPLE_RATE, clip.phrases, pcm))
 
 
-def _encoded(clip: Clip, rate: int) -> bytes:
-    marks = json.dumps([[mark.start, mark.end, mark.text] for mark in clip.phrases])
-    text = marks.encode()
-    header = CLIP_HEADER.pack(CLIP_MAGIC, rate, clip.samples.size, len(text))
-    pcm = to_pcm16(clip.samples)
+class PhraseStore(_Entries):
+    """Phrases as an engine spoke them, under their ``PhraseRequest``'s key, beside the clips.
+
+    16-bit samples at the engine's own rate: 44.1 kB a second of speech at piper's and eSpeak
+    NG's 22 050 Hz, half what float32 would take; the clips made from them are 16-bit too, and a
+    phrase is quantised the same way whether it was just spoken or read from here
+    (``synthesis.py``), so a clip is the same bytes either way.
+    """
+
+    folder, suffix = "phrases", "phrase"
+
+    def path(self, phrase: PhraseRequest) -> Path:
+        return self._path(phrase.key)
+
+    def load(self, phrase: PhraseRequest) -> StoredPhrase | None:
+        """The phrase, or None when it is absent, torn, damaged or another text's."""
+        data = self._read(phrase.key)
+        entry = None if data is None else _decoded(data, PHRASE_MAGIC)
+        if entry is None or [mark.text for mark in entry[1].phrases] != [phrase.text]:
+            return None
+        return StoredPhrase(entry[1].pcm, entry[0])
+
+    def store(self, phrase: PhraseRequest, spoken: StoredPhrase) -> None:
+        """Write the phrase whole or not at all (OSError when the store cannot take it)."""
+        mark = PhraseMark(0, spoken.pcm.size, phrase.text)
+        pcm = spoken.pcm.astype("<i2", copy=False).tobytes()
+        self._write(phrase.key, _encoded(PHRASE_MAGIC, spoken.sample_rate, (mark,), pcm))
+
+
+def _encoded(magic: bytes, rate: int, marks: tuple[PhraseMark, ...], pcm: bytes) -> bytes:
+    """An entry: header, digest, marks, samples (``pcm``: 16-bit little-endian)."""
+    text = json.dumps([[mark.start, mark.end, mark.text] for mark in marks]).encode()
+    header = CLIP_HEADER.pack(magic, rate, len(pcm) // 2, len(text))
     digest = hashlib.blake2b(header, digest_size=CLIP_DIGEST)
     digest.update(text)
     digest.update(pcm)  # in parts: the samples are not copied to be hashed
     return b"".join((header, digest.digest(), text, pcm))
 
 
-def _decoded(data: bytes) -> StoredClip | None:
+def _decoded(data: bytes, expected: bytes) -> tuple[int, StoredClip] | None:
+    """The entry's sample rate and contents, or None unless it is whole, undamaged and of the
+    kind ``expected`` (its magic)."""
     marks_at = CLIP_HEADER.size + CLIP_DIGEST
     if len(data) < marks_at:
         return None
     magic, rate, count, marks_size = CLIP_HEADER.unpack_from(data)
     pcm_at = marks_at + marks_size
     digest, marks = data[CLIP_HEADER.size : marks_at], data[marks_at:pcm_at]
-    if magic != CLIP_MAGIC or rate != SAMPLE_RATE or count == 0 or len(data) - pcm_at != 2 * count:
+    if magic != expected or count == 0 or len(data) - pcm_at != 2 * count:
         return None
     view = memoryview(data)  # checked in parts, without copying the samples
     checked = hashlib.blake2b(view[: CLIP_HEADER.size], digest_size=CLIP_DIGEST)
@@ -152,7 +248,7 @@ def _decoded(data: bytes) -> StoredClip | None:
     phrases = _marks(marks, count)
     if phrases is None:
         return None
-    return StoredClip(np.frombuffer(data, dtype="<i2", offset=pcm_at), phrases, digest)
+    return rate, StoredClip(np.frombuffer(data, dtype="<i2", offset=pcm_at), phrases, digest)
 
 
 def _marks(data: bytes, count: int) -> tuple[PhraseMark, ...] | None:

@@ -18,9 +18,15 @@ prints the pace each rate gives, measured, beside the rate asked for.
 
 The same request gives the same samples on every run (reproducible files, even from an empty
 cache): both engines keep state from one utterance to the next within a process, and which worker
-makes which clip is down to timing. So eSpeak NG speaks each clip in a new ``espeak-ng`` process,
-and piper's model, one session a process, reads its noise from inputs fed from the request's seed
-(``neural/noise.py``) rather than from its own random nodes.
+makes which clip is down to timing. So eSpeak NG speaks each phrase in a new ``espeak-ng``
+process, and piper's model, one session a process, reads its noise from inputs fed from a seed
+(``neural/noise.py``) rather than from its own random nodes: a seed made from the voice, the
+phrase's text and the length scale, set again for each phrase. So a phrase's samples are a
+function of those alone, whatever the engine spoke before it in the utterance or the process, and
+``phrase_setting`` says so: ``synthesis.py`` then keeps each phrase spoken (``cache.PhraseStore``)
+and speaks only the phrases it has not kept. A piper model whose noise cannot be fed gets a new
+session seeded from the utterance instead (its phrases depend on the phrases before them: not
+kept).
 """
 
 from __future__ import annotations
@@ -90,6 +96,12 @@ class SpeechEngine(Protocol):
 
         ``seed`` makes any randomness of the engine the same on every run (piper's)."""
 
+    def phrase_setting(self, voice: str, seconds_per_word: float) -> str | None:
+        """The engine's own speed setting for ``seconds_per_word``, exactly as it speaks with
+        it, when each phrase ``speak`` gives is a function of the voice, the phrase's text and
+        this setting alone (not of the seed, nor of the phrases before it): then a phrase may be
+        kept and used again. None when it is not so."""
+
 
 class Pyttsx3Engine:
     """System voices through pyttsx3 (eSpeak NG on Linux)."""
@@ -143,6 +155,16 @@ class Pyttsx3Engine:
         if len(rates) > 1:
             raise RuntimeError(f"eSpeak NG spoke at several sample rates: {sorted(rates)}")
         return [samples for samples, _ in said], rates.pop() if rates else 22_050
+
+    def phrase_setting(self, voice: str, seconds_per_word: float) -> str | None:
+        """eSpeak NG's -s and -g when each phrase is its own espeak-ng process (the same words,
+        the same samples). Keeping its phrases pays although eSpeak NG is fast: a phrase takes
+        8 ms (the process), reading one back 0.1 ms. Measured: a pigeon row with a new name,
+        118 ms of speech before, 64 after; 103 new clips (tools/bench_render.py's script) 4.45 s
+        before, 4.24 after, re-readings landing on a -s already spoken."""
+        if self._program is None:  # libespeak-ng in this process: it keeps state between them
+            return None
+        return f"-s {espeak_speed(seconds_per_word)} -g {espeak_word_gap(seconds_per_word)}"
 
     def _say(self, text: str, name: str, speed: int, gap: int) -> tuple[Samples, int]:
         if self._program is not None:
@@ -263,13 +285,24 @@ class PiperEngine:
     ) -> tuple[list[Samples], int]:
         from piper import SynthesisConfig
 
+        scale = length_scale(seconds_per_word)
         model = self._seeded(voice, seed)
-        config = SynthesisConfig(length_scale=length_scale(seconds_per_word), normalize_audio=False)
+        config = SynthesisConfig(length_scale=scale, normalize_audio=False)
+        noise = self._noise.get(voice)
         pieces = []
-        for phrase in phrases:  # in order, from one seed: the same on every run
+        for phrase in phrases:  # fed noise: each from its own seed; else in order, from one
+            if noise is not None:
+                noise.reseed(utterance_seed(voice, phrase, repr(scale)))
             chunks = [chunk.audio_float_array for chunk in model.synthesize(phrase, config)]
             pieces.append(frozen(np.concatenate(chunks) if chunks else np.zeros(0)))
         return pieces, int(model.config.sample_rate)
+
+    def phrase_setting(self, voice: str, seconds_per_word: float) -> str | None:
+        """The length scale (its repr: the float piper is given, exactly) when the voice's noise
+        is fed, each phrase from its own seed; None for a model that needs a new session for
+        each utterance (its noise runs on from phrase to phrase)."""
+        self.load(voice)
+        return repr(length_scale(seconds_per_word)) if voice in self._noise else None
 
     def load(self, voice: str) -> Any:
         """The piper model of a voice id (a PiperVoice), loaded the first time it is asked for:
@@ -291,17 +324,17 @@ class PiperEngine:
         return self._loaded[voice]
 
     def _seeded(self, voice: str, seed: int) -> Any:
-        """The voice, its noise starting from seed.
+        """The voice, its noise starting from seed when it cannot be fed.
 
         The model draws noise (for the rhythm and the timbre). In its own random nodes that
         noise comes from generators that onnxruntime seeds when it makes a session, and that run
-        on from one utterance to the next; so the session's noise is fed from the seed
-        (``piper_noise.NoiseFedSession``). A model whose random nodes cannot be replaced gets a
-        new session for each utterance (0.1-0.5 s), its generators seeded as it is made.
+        on from one utterance to the next; so the session's noise is fed
+        (``neural/noise.NoiseFedSession``), from a seed ``speak`` sets for each phrase. A model
+        whose random nodes cannot be replaced gets a new session for each utterance (0.1-0.5 s),
+        its generators seeded from ``seed`` as it is made.
         """
         loaded = self.load(voice)
         if voice in self._noise:
-            self._noise[voice].reseed(seed)
             return loaded
         model = self._models.get(voice)
         if model is None:  # a stand-in set in _loaded (tests): as it is
@@ -314,7 +347,8 @@ class PiperEngine:
 
 
 def utterance_seed(*request: object) -> int:
-    """A seed that depends on the request alone (and fits onnxruntime's 32-bit generators)."""
+    """A seed that depends on the request alone (and fits onnxruntime's 32-bit generators): an
+    utterance's, or a phrase's (voice, text, length scale)."""
     digest = hashlib.blake2b(json.dumps(request).encode(), digest_size=4).digest()
     return int.from_bytes(digest, "little") & 0x7FFFFFFF
 

@@ -11,7 +11,8 @@ each random node becomes a read of a new graph input, a one-dimensional buffer o
 the size the node needs (``Size``; zeros past the buffer's end) and shaped like the node's input
 (``Reshape``); the size the node needed is a new graph output. ``NoiseFedSession`` feeds each
 buffer a window of a fixed pool of standard noise (made once a process, from a fixed seed), at a
-place that depends on the request's seed, the call's place in the utterance and the node alone:
+place that depends on the seed (a phrase's: ``voices.PiperEngine.speak`` sets it for each phrase),
+the call's place since it was set and the node alone:
 a view, so a call costs no drawing and no copy. A node that needed more than a window holds (a
 sentence of over a minute) is run again with noise drawn for it, to the size it reported.
 
@@ -180,7 +181,7 @@ class NoiseFedSession:
             _pool(made.kind)  # made with the session, not in the first clip
 
     def reseed(self, seed: int) -> None:
-        """The noise of the calls from here on starts from seed (an utterance's)."""
+        """The noise of the calls from here on starts from seed (a phrase's)."""
         self._seed, self._calls = seed, 0
 
     def get_inputs(self) -> list[Any]:
