@@ -287,13 +287,17 @@ def test_a_sound_file_becomes_a_seamless_loop_at_the_bed_level(tmp_path: Path) -
 
 
 def test_a_stereo_noise_file_is_levelled_like_the_built_ins(tmp_path: Path) -> None:
+    # White, seeded: half-second windows of white noise hold their level (10 seeds: every bump
+    # around the loop within 0.23 dB), while an equal-gain fade over this unrelated tail and head
+    # dips 2.0-2.2 dB inside the crossfade. Pink noise swells by up to 1.3 dB in half a second by
+    # itself (40 seeds), as much as the fault: with it this test failed one run in ten.
     noise = tmp_path / "noise.wav"
-    make_sound(noise, "anoisesrc=d=4:c=pink:a=0.5", "-ac", "2", "-ar", "22050")
+    make_sound(noise, "anoisesrc=d=4:c=white:a=0.5:seed=7", "-ac", "2", "-ar", "22050")
     loop = load_bed(noise)
     assert loop.size == pytest.approx(3 * RATE, abs=RATE / 40)  # a short file fades a quarter
     assert loudness(loop) == pytest.approx(BED_LUFS, abs=0.5)
     bumps = level_bumps(loop, RATE // 2)
-    assert abs(bumps[0]) < 1.0
+    assert np.max(np.abs(bumps)) < 0.5  # the seam and the crossfade after it included
 
 
 def test_a_missing_file_is_a_bed_error(tmp_path: Path) -> None:

@@ -218,7 +218,7 @@ def test_every_voice_speaks_at_one_level(tmp_path: Path) -> None:
 def test_a_sound_file_of_ones_own_can_be_the_ambience(tmp_path: Path) -> None:
     rain = tmp_path / "rain.flac"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anoisesrc=d=5:c=pink", str(rain)],
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anoisesrc=d=5:c=pink:seed=3", str(rain)],
         check=True,
     )
     mp3, timeline = render(tmp_path, "rain", "--ambience", str(rain))
