@@ -49,7 +49,17 @@ def test_a_rate_pairs_kernels_are_made_once_and_give_each_clip_the_same_samples(
     resample(tone(440, 0.2, 22_050), 22_050, 48_000)
     assert samples._kernels.cache_info().misses == 1  # 320 phases worked out once, not a clip
     assert first.tobytes() == again.tobytes()
-    assert not samples._kernels(320, 147, 16)[5][1].flags.writeable  # shared: not to be changed
+    kernel = samples._kernels(320, 147, 16)[5][1]
+    assert kernel is not None
+    assert not kernel.flags.writeable  # shared: not to be changed
+
+
+def test_upsampling_keeps_the_input_where_an_output_falls_on_it() -> None:
+    """Those outputs are the input samples themselves (no kernel run for them): every other one
+    of speech doubled from 22.05 kHz, every 441st of 16 kHz (160 input samples apart)."""
+    clip = frozen(np.random.default_rng(5).uniform(-0.5, 0.5, 22_050))
+    assert np.array_equal(resample(clip, 22_050, 44_100)[::2], clip)
+    assert np.array_equal(resample(clip, 16_000, 44_100)[::441], clip[::160])
 
 
 def test_trimming_keeps_exactly_the_audible_part() -> None:

@@ -75,22 +75,30 @@ def resample(samples: Samples, source_rate: int, target_rate: int, half_width: i
     for phase, (offset, kernel) in enumerate(_kernels(up, down, half_width)[:length]):
         count = len(range(phase, length, up))
         rows = windows[offset + 1 : offset + 2 + (count - 1) * down : down]
-        out[phase::up] = rows @ kernel
+        out[phase::up] = rows[:, half_width - 1] if kernel is None else rows @ kernel
     return frozen(out)
 
 
 @functools.cache
 def _kernels(
     up: int, down: int, half_width: int
-) -> tuple[tuple[int, npt.NDArray[np.float64]], ...]:
+) -> tuple[tuple[int, npt.NDArray[np.float64] | None], ...]:
     """Each phase's input offset and kernel, made once a process: a 48 kHz sound file read at
     44.1 kHz has 147 phases, and working them out was 2.7 of the 4.6 ms its resampling took for
-    5 s (measured; speech at 22.05 kHz has 2 phases and gains nothing)."""
+    5 s (measured; speech at 22.05 kHz has 2 phases and gains nothing).
+
+    None for a phase that falls on an input sample when upsampling: that sample as it is (its
+    kernel is 1 there and, but for sin(pi k)'s rounding, 0 elsewhere). Speech at 22.05 kHz
+    doubled: half the work, 4.3 -> 2.2 ms for 6 s, the same 16-bit samples.
+    """
     cutoff = min(1.0, up / down)  # below the lower Nyquist frequency of the two rates
     taps = np.arange(-half_width + 1, half_width + 1)
-    made = []
+    made: list[tuple[int, npt.NDArray[np.float64] | None]] = []
     for phase in range(up):
         offset, remainder = divmod(phase * down, up)
+        if remainder == 0 and cutoff == 1.0:
+            made.append((offset, None))
+            continue
         distance = remainder / up - taps
         kernel = (
             cutoff
