@@ -528,7 +528,7 @@ def _mastered_and_encoded(
 
     clips.level_speech()
     report("Measuring", 0, 1)
-    mastered = master(timeline, clips.audio, PlanCache(clips.cache.root))
+    mastered = master(timeline, clips.audio, PlanCache(clips.cache.root), clips.audio)
     report("Measuring", 1, 1)
     sidecars = sidecar_texts(timeline, _loudness(mastered), prepared.recipe.description)
     tags = _tags(prepared, timeline, album or Album(), target)

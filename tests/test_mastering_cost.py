@@ -17,9 +17,10 @@ import pytest
 
 import generator.sound.loudness as loudness
 import generator.sound.mastering as mastering
-from generator.base.samples import SAMPLE_RATE, frozen
+import generator.sound.profiles as profiles
+from generator.base.samples import SAMPLE_RATE, Samples, frozen
 from generator.errors import Source
-from generator.sound.balance import voice_gain
+from generator.sound.balance import SPEECH_LUFS, voice_gain
 from generator.sound.loudness import (
     RELEASE_FLOOR_DB,
     k_weighted,
@@ -28,6 +29,7 @@ from generator.sound.loudness import (
     reduction,
     true_peak,
 )
+from generator.sound.sources import ClipAudio
 from generator.timeline.events import Event, Timeline
 from tests.conftest import speechlike, write
 
@@ -218,12 +220,44 @@ def test_each_distinct_clip_is_measured_once(monkeypatch: pytest.MonkeyPatch) ->
         measured.append(id(samples))
         return original(samples)
 
-    monkeypatch.setattr(mastering, "true_peak", counted)
+    monkeypatch.setattr(profiles, "true_peak", counted)
     weighed = counting(monkeypatch, "k_weighted_energy")
-    monkeypatch.setattr(mastering, "k_weighted_energy", loudness.k_weighted_energy)
+    monkeypatch.setattr(profiles, "k_weighted_energy", loudness.k_weighted_energy)
     mastering.plan_for(timeline, clips)
     assert sorted(measured) == sorted(id(clip) for clip in clips.values())
     assert len(weighed) == 3
+
+
+def test_a_voice_is_levelled_and_mastered_from_one_reading_of_each_clip(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The voice's gain and mastering's search take the same profiles: each speech clip is read
+    once for both (then again only where the search needs its envelope), and none is profiled
+    again once levelled; the plan is the one the levelled clips measured afresh give."""
+    made = {key: speechlike(RNG, 2, 0.02, spikes=0.9) for key in "abc"}
+    reads: list[str] = []
+    audio = ClipAudio()
+    for key, clip in made.items():
+
+        def read(key: str = key, clip: Samples = clip) -> Samples:
+            reads.append(key)
+            return clip
+
+        audio.add_speech(key, clip.size, read)
+    weighed = counting(monkeypatch, "k_weighted_energy")
+    monkeypatch.setattr(profiles, "k_weighted_energy", loudness.k_weighted_energy)
+    gain = voice_gain(list(audio.profiles(list("abc"), SAMPLE_RATE).values()), SAMPLE_RATE)
+    for key in made:
+        audio.level(key, gain)
+    assert sorted(reads) == ["a", "b", "c"]
+    timeline = timeline_of(made, list("abcabcaab"))
+    searched = mastering.plan_for(timeline, audio, audio)
+    assert len(weighed) == 3  # none profiled again at its level
+    levelled = {key: frozen(clip * gain) for key, clip in made.items()}
+    afresh = mastering.plan_for(timeline, levelled)
+    assert len(weighed) == 6
+    assert searched.gain_db == pytest.approx(afresh.gain_db, abs=0.01)
+    assert searched.limit_at == pytest.approx(afresh.limit_at, abs=0.01)
 
 
 def test_the_search_oversamples_a_clip_only_for_the_ceilings_it_tries(
@@ -248,18 +282,24 @@ def test_the_profiles_energy_is_the_meters() -> None:
     assert k_weighted_energy(clip, 45).sum() == pytest.approx(exact.sum(), rel=1e-6)
 
 
-def test_a_voices_gain_is_found_without_oversampling(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refused(*args: Any) -> None:
-        raise AssertionError("the voice's loudness needs no true peak")
-
-    clips = [speechlike(RNG, 2, 0.02, spikes=0.5) for _ in range(3)]
-    expected = voice_gain(clips)
-    monkeypatch.setattr(loudness._PeakFollower, "feed", refused)
-    assert voice_gain(clips) == expected
+def test_a_voices_loudness_from_its_profiles_is_the_meters_over_its_clips() -> None:
+    """The clips one after another, each from the start of a meter step (the rest of its last
+    step silent), as BS.1770's meter reads them; a clip at a gain is its profile scaled."""
+    clips = [speechlike(RNG, seconds, 0.02, spikes=0.5) for seconds in (2.03, 0.7, 3.31)]
+    step = round(loudness.STEP_SECONDS * SAMPLE_RATE)
     meter = loudness.LoudnessMeter(peaks=False)
-    meter.feed(clips[0])
+    for clip in clips:
+        meter.feed(np.concatenate([clip, np.zeros(-clip.size % step, np.float32)]))
+    measured = [profiles.profile(clip, SAMPLE_RATE) for clip in clips]
+    assert profiles.loudness(measured, SAMPLE_RATE) == pytest.approx(meter.integrated(), abs=1e-4)
+    gain = voice_gain(measured, SAMPLE_RATE)
+    assert 20 * math.log10(gain) == pytest.approx(SPEECH_LUFS - meter.integrated(), abs=1e-4)
+    louder = profiles.profile(frozen(clips[0] * 1.7), SAMPLE_RATE)
+    scaled = measured[0].scaled(1.7)
+    assert scaled.peak == pytest.approx(louder.peak, abs=1e-4)
+    np.testing.assert_allclose(scaled.energy, louder.energy, rtol=1e-5, atol=1e-12)
     with pytest.raises(RuntimeError):
-        meter.true_peak()
+        meter.true_peak()  # a meter of loudness alone
 
 
 def test_a_loop_is_k_weighted_as_it_loops_in_flat_memory() -> None:
@@ -298,9 +338,9 @@ def test_a_voices_gain_is_measured_once_for_the_same_clips(
     measured: list[int] = []
     real = voice_gain  # sources' own, from balance
 
-    def counted(clips: Any) -> float:
+    def counted(clips: Any, rate: int) -> float:
         measured.append(len(clips))
-        return real(clips)
+        return real(clips, rate)
 
     monkeypatch.setattr(sources, "voice_gain", counted)
     render_session(str(script), tmp_path / "a.mp3", settings=settings, cache=cache)

@@ -25,6 +25,7 @@ from generator.sound.ambience import BED_PEAK_LIMIT_DB, BEDS, bed_loop, synthesi
 from generator.sound.balance import loudness_gain, voice_gain
 from generator.sound.loudness import LoudnessMeter, k_weighted_energy, limit, true_peak
 from generator.sound.mix import mix_blocks, mix_span
+from generator.sound.profiles import profile
 from generator.sound.sources import RECENT_CLIPS_BYTES, ClipAudio, RenderClips, speech_request
 from generator.speech.cache import Clip, ClipCache, SpeechRequest
 from generator.speech.synthesis import SpeechClips, synthesize_all
@@ -118,7 +119,7 @@ def test_a_levelled_clip_is_the_clip_times_its_voice_gain_with_no_copy_kept(
         np.array_equal(clips.audio[key], samples) for key, samples in zip(keys, raw, strict=True)
     )
     clips.level_speech()
-    gain = voice_gain(raw) * 0.8
+    gain = voice_gain([profile(clip, SAMPLE_RATE) for clip in raw], SAMPLE_RATE) * 0.8
     for key, samples in zip(keys, raw, strict=True):
         levelled = clips.audio[key]
         assert levelled.dtype == np.float32

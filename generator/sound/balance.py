@@ -16,6 +16,7 @@ import numpy as np
 
 from generator.base.samples import Samples, db_to_gain, frozen
 from generator.sound.loudness import LoudnessMeter
+from generator.sound.profiles import Profile, loudness
 
 # Every voice's speech, before mastering (a level a raw synthesis is near, so little gain).
 SPEECH_LUFS = -22.0
@@ -44,13 +45,10 @@ def loudness_gain(samples: Samples, target_lufs: float, peak_limit_db: float = 0
     return min(db_to_gain(target_lufs - meter.integrated()) / rms, db_to_gain(peak_limit_db) / peak)
 
 
-def voice_gain(clips: Sequence[Samples]) -> float:
-    """One gain for all of a voice's clips, bringing them together to SPEECH_LUFS: sentences
-    keep their natural differences."""
-    meter = LoudnessMeter(peaks=False)  # loudness only: the peaks are mastering's
-    for clip in clips:
-        meter.feed(clip)
-    measured = meter.integrated()
+def voice_gain(clips: Sequence[Profile], rate: int) -> float:
+    """One gain for all of a voice's clips (their profiles), bringing them together to
+    SPEECH_LUFS: sentences keep their natural differences."""
+    measured = loudness(clips, rate)
     return db_to_gain(SPEECH_LUFS - measured) if np.isfinite(measured) else 1.0
 
 

@@ -8,9 +8,10 @@ whole file: no compression, no pumping.
 
 Measuring costs the distinct audio, not the session's length, and never holds the session.
 BS.1770's K-weighting is linear and time-invariant, so the K-weighted session is the K-weighted
-clips placed where the clips are: each clip is profiled once, in 1 ms blocks (its K-weighted
-energy, its loudest envelope point), and the session's loudness is those energies added into the
-meter's 100 ms steps (loops - beds, the dance's music - are mixed once, K-weighted and ducked).
+clips placed where the clips are: each clip's profile (``profiles.py``: its K-weighted energy in
+1 ms blocks, its true peak; made once, when the voice was levelled) is placed, and the session's
+loudness is those energies added into the meter's 100 ms steps (loops - beds, the dance's music -
+are mixed once, K-weighted and ducked).
 Limiting lowers the crest (true peak over loudness) and a little of the loudness too, so the
 clips' ceiling is searched for by the secant method; each try estimates the limiter's gain on the
 1 ms blocks, which costs a fraction of limiting. Only the chosen ceiling is applied to the real
@@ -25,9 +26,7 @@ import functools
 import hashlib
 import json
 import math
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,13 +43,13 @@ from generator.sound.loudness import (
     TRUE_PEAK_CEILING_DB,
     envelope,
     integrated_loudness,
-    k_weighted_energy,
     k_weighted_looped,
     limit,
     reduction,
     true_peak,
 )
 from generator.sound.mix import BLOCK_SECONDS, LOOPS, mix_span, pan_gains
+from generator.sound.profiles import BLOCK, Measures, Profile, SamplesMeasured
 from generator.timeline.events import Event, Timeline
 
 Floats = npt.NDArray[np.float64]
@@ -68,10 +67,9 @@ WORDLESS_GAIN_DB = 3.0
 CREST_SLACK_DB = 0.25  # close enough: the result lands within this of the aim (a pass saved)
 MAX_LIMIT_DB = 12.0  # never ask a clip's peaks to come down further than this below the ceiling
 TRANSFORMED_BUDGET_BYTES = 32 << 20  # limited clips kept at once while mixing
-PLAN_FORMAT = 3  # bump when the way plans are found changes, so old plans are not reused
-# The search sees each clip in blocks of this many samples (1 ms; 98 to a 100 ms meter step at
-# 44.1 kHz): its loudest envelope point and its K-weighted energy in each.
-SEARCH_BLOCK = 45
+PLAN_FORMAT = 4  # bump when the way plans are found changes, so old plans are not reused
+# The search sees each clip in profiles.BLOCK blocks (1 ms): its K-weighted energy and its
+# loudest envelope point in each.
 ENVELOPE_SLACK_DB = 1.5  # a clip's envelope is found this far under the lowest ceiling tried
 
 
@@ -137,19 +135,24 @@ def target_for(channels: int) -> float:
 
 
 def master(
-    timeline: Timeline, audio: Mapping[str, Samples], plans: PlanCache | None = None
+    timeline: Timeline,
+    audio: Mapping[str, Samples],
+    plans: PlanCache | None = None,
+    measures: Measures | None = None,
 ) -> Mastered:
     """The gain (and, where needed, the limited clips) that meet the loudness target.
 
     With ``plans``, a session mastered before (the same clips at the same places) takes the
-    plan it got then instead of searching again.
+    plan it got then instead of searching again. ``measures``: where the clips' profiles come
+    from (by default each clip in ``audio`` is profiled).
     """
+    measures = measures or SamplesMeasured(audio)
     if plans is None:
-        plan = plan_for(timeline, audio)
+        plan = plan_for(timeline, audio, measures)
     else:
-        key = plan_key(timeline, audio)
+        key = plan_key(timeline, measures)
         found = plans.load(key)
-        plan = found or plan_for(timeline, audio)
+        plan = found or plan_for(timeline, audio, measures)
         if found is None:
             plans.save(key, plan)
     limited = _limiter(timeline, plan.limit_at)
@@ -160,11 +163,13 @@ def master(
     )
 
 
-def plan_for(timeline: Timeline, audio: Mapping[str, Samples]) -> Plan:
+def plan_for(
+    timeline: Timeline, audio: Mapping[str, Samples], measures: Measures | None = None
+) -> Plan:
     """Measure the session and find the gain, and the clips' ceiling if one is needed."""
     aim = target_for(timeline.channels) + ENCODER_LOSS_DB
     ceiling = TRUE_PEAK_CEILING_DB - ENCODER_MARGIN_DB
-    session = _Session.of(timeline, audio)
+    session = _Session.of(timeline, audio, measures or SamplesMeasured(audio))
     measured = session.measured(math.inf)
     if not math.isfinite(measured.loudness):  # silence (a timer without bells): nothing to do
         return Plan(math.inf, 0.0, measured.loudness, measured.true_peak, 0)
@@ -236,8 +241,9 @@ def _crest(measured: Measured) -> float:
 
 
 @dataclass(frozen=True)
-class _Profile:
-    """A clip as the search sees it, in SEARCH_BLOCK blocks."""
+class _Searched:
+    """A clip as the search sees it, in profiles.BLOCK blocks: its profile, and its envelope
+    found as far down as the ceilings tried."""
 
     peak: float  # dBTP: the clip's true peak
     energy: Floats  # per block: the K-weighted sum of squares
@@ -256,7 +262,7 @@ class _Profile:
                 return found
         level = floor_db - ENVELOPE_SLACK_DB  # a lower ceiling tried next is likely covered
         clip = self.read()
-        starts = np.arange(0, clip.size, SEARCH_BLOCK)
+        starts = np.arange(0, clip.size, BLOCK)
         loudest = np.maximum.reduceat(envelope(clip, level), starts).astype(np.float64)
         decibels: Floats = 20 * np.log10(np.maximum(loudest, 1e-12))
         self.envelopes.clear()
@@ -270,19 +276,17 @@ class _Profile:
             return self.energy
         floor = limit_at - LIMIT_MARGIN_DB
         needed = np.maximum(self.envelope(floor) - floor, 0.0)
-        gain_db = reduction(needed, rate / SEARCH_BLOCK)
+        gain_db = reduction(needed, rate / BLOCK)
         limited: Floats = self.energy * 10 ** (-gain_db / 10)
         return limited
 
 
-def _profile(audio: Mapping[str, Samples], key: str, rate: int) -> _Profile:
-    """The clip's true peak and K-weighted energy per block; its envelope is found when a
-    ceiling is tried, and only as far down as the ceiling (``_Profile.envelope``)."""
-    clip, read = audio[key], functools.partial(audio.__getitem__, key)
-    if clip.size == 0:
-        return _Profile(-math.inf, np.zeros(0), read)
-    peak = 20 * math.log10(max(db_to_gain(true_peak(clip)), 1e-12))
-    return _Profile(peak, k_weighted_energy(clip, SEARCH_BLOCK, rate), read)
+def _searched(audio: Mapping[str, Samples], key: str, measured: Profile) -> _Searched:
+    """The clip's profile; its envelope is found when a ceiling is tried, and only as far down
+    as the ceiling (``_Searched.envelope``)."""
+    peak = 20 * math.log10(max(db_to_gain(measured.peak), 1e-12))
+    energy = measured.energy.astype(np.float64)  # the search's sums, as the meter's, in float64
+    return _Searched(peak, energy, functools.partial(audio.__getitem__, key))
 
 
 @dataclass(frozen=True)
@@ -304,22 +308,17 @@ class _Session:
 
     timeline: Timeline
     audio: Mapping[str, Samples]
-    profiles: Mapping[str, _Profile]
+    profiles: Mapping[str, _Searched]
     islands: tuple[_Island, ...]
     loops_energy: Floats  # per 100 ms step: the loops' K-weighted energy, ducked as mixed
     loop_peaks: Mapping[str, float]  # linear: every loop's true peak
     speech: tuple[tuple[int, int], ...]  # where words are spoken: loops duck under them
 
     @classmethod
-    def of(cls, timeline: Timeline, audio: Mapping[str, Samples]) -> _Session:
+    def of(cls, timeline: Timeline, audio: Mapping[str, Samples], measures: Measures) -> _Session:
         keys = sorted(_placed(timeline))
-        rate = timeline.sample_rate
-        # on every core: hip-release at 60 minutes profiled in 0.77 s instead of 1.4 s on one
-        # thread, at 37 MB more of the render's peak (the threads' malloc arenas: 267 MB against
-        # 229 MB over the ocean bed, measured); a new plan is searched after the speech is made
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            made = pool.map(lambda key: _profile(audio, key, rate), keys)
-            profiles = dict(zip(keys, made, strict=True))
+        measured = measures.profiles(keys, timeline.sample_rate)
+        profiles = {key: _searched(audio, key, measured[key]) for key in keys}
         speech = tuple((e.start, e.end) for e in timeline.events if e.kind == "speech")
         loop_peaks = {
             event.clip: db_to_gain(true_peak(audio[event.clip])) if audio[event.clip].size else 0.0
@@ -366,8 +365,8 @@ class _Session:
             if event.clip not in self.profiles or (voiced and event.kind != "speech"):
                 continue
             energy = self.profiles[event.clip].energy_limited(limit_at, rate)
-            blocks = min(energy.size, -(-(event.end - event.start) // SEARCH_BLOCK))
-            steps = (event.start + np.arange(blocks) * SEARCH_BLOCK) // step
+            blocks = min(energy.size, -(-(event.end - event.start) // BLOCK))
+            steps = (event.start + np.arange(blocks) * BLOCK) // step
             inside = int(np.searchsorted(steps, placed.size))  # steps only rise
             weights = energy[:inside] * _channel_energy(event.pan, timeline.channels)
             np.add.at(placed, steps[:inside], weights)
@@ -417,7 +416,7 @@ def _channel_energy(pan: float, channels: int) -> float:
 def _islands_of(
     timeline: Timeline,
     audio: Mapping[str, Samples],
-    profiles: Mapping[str, _Profile],
+    profiles: Mapping[str, _Searched],
     speech: Sequence[tuple[int, int]],
 ) -> Iterator[_Island]:
     """The placed clips in groups that overlap, in time order, with the loops under each; a
@@ -536,8 +535,9 @@ class Transformed(Mapping[str, Samples]):
         return len(self._audio)
 
 
-def plan_key(timeline: Timeline, audio: Mapping[str, Samples]) -> str:
-    """What decides a plan: the targets, every placement, and the placed clips' samples."""
+def plan_key(timeline: Timeline, measures: Measures) -> str:
+    """What decides a plan: the targets, every placement, and the placed clips' audio (each as
+    ``measures.identity`` gives it: a speech clip by its cache entry and level, unread)."""
     digest = hashlib.blake2b(digest_size=20)
     settings = (PLAN_FORMAT, ENCODER_LOSS_DB, ENCODER_MARGIN_DB, WORDLESS_GAIN_DB)
     digest.update(json.dumps([settings, timeline.sample_rate, timeline.channels]).encode())
@@ -546,7 +546,7 @@ def plan_key(timeline: Timeline, audio: Mapping[str, Samples]) -> str:
     digest.update(json.dumps(placements).encode())
     for key in sorted({clip for *_, clip, _ in placements}):
         digest.update(key.encode())
-        digest.update(np.ascontiguousarray(audio[key]).data)
+        digest.update(measures.identity(key))
     return digest.hexdigest()
 
 

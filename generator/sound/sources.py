@@ -28,6 +28,7 @@ from generator.recipes.catalogue import Catalogue
 from generator.recipes.settings import LEVEL_DEFAULTS
 from generator.sound.ambience import BEDS, BedError, bed_loop, load_bed
 from generator.sound.balance import SPEECH_LUFS, against_voice, bell_at, voice_gain
+from generator.sound.profiles import Profile, identity_of, profiles_of
 from generator.sound.tones import breath_tone, tone_id
 from generator.speech.cache import Clip, ClipCache, SpeechRequest, pcm_samples
 from generator.speech.delivery import PhraseMark, estimated_marks, word_count, written_marks
@@ -41,7 +42,7 @@ RECENT_CLIPS_BYTES = 16 << 20
 BELL_LEVEL = Fraction(LEVEL_DEFAULTS["bell_level"])  # dB against the voice (balance.py)
 BED_LEVEL = Fraction(LEVEL_DEFAULTS["ambience_level"])  # the level the beds are made at
 MUSIC_LEVEL = Fraction(LEVEL_DEFAULTS["music_level"])
-LEVEL_FORMAT = 1  # of a voice's kept gain (levels/): a change to voice_gain changes this
+LEVEL_FORMAT = 2  # of a voice's kept gain (levels/): a change to voice_gain changes this
 
 
 def speech_request(
@@ -232,13 +233,20 @@ class ClipAudio(Mapping[str, Samples]):
     (the speech cache, ``SpeechClips``) when asked for, at its voice's level, and the clips
     asked for lately are kept up to RECENT_CLIPS_BYTES. So memory does not grow with the clips
     a session speaks, and no clip is ever held twice (as made and as levelled). Safe to read
-    from several threads (mastering measures clips in a pool).
+    from several threads (clips are profiled in a pool).
+
+    It is also mastering's ``profiles.Measures``: each clip is profiled once, as made, and its
+    profile scaled to the clip's level when asked for (the voice's level and mastering share
+    one reading of every clip); a speech clip in the cache is identified by its entry's digest
+    and its level, without reading it.
     """
 
     def __init__(self, held: Mapping[str, Samples] | None = None) -> None:
         self._held: dict[str, Samples] = dict(held or {})
-        self._speech: dict[str, tuple[Callable[[], Samples], int]] = {}  # its reader, its size
+        # a speech clip's reader, size and cache entry digest (b"": not in the cache)
+        self._speech: dict[str, tuple[Callable[[], Samples], int, bytes]] = {}
         self._gains: dict[str, tuple[float, ...]] = {}  # each level_speech's gain, in order
+        self._profiles: dict[str, Profile] = {}  # each clip's, as made (not levelled)
         self._recent: dict[str, Samples] = {}  # oldest first
         self._recent_bytes = 0
         self._lock = threading.Lock()
@@ -247,10 +255,14 @@ class ClipAudio(Mapping[str, Samples]):
         """Keep a sound (a bell, a tone, a loop) as it is."""
         self._held[key] = samples
 
-    def add_speech(self, key: str, size: int, read: Callable[[], Samples]) -> None:
-        """A speech clip of ``size`` samples, that ``read`` gives (as made, not levelled)."""
+    def add_speech(
+        self, key: str, size: int, read: Callable[[], Samples], digest: bytes = b""
+    ) -> None:
+        """A speech clip of ``size`` samples, that ``read`` gives (as made, not levelled);
+        ``digest``: its cache entry's, when it is in the cache."""
         with self._lock:
-            self._speech[key] = (read, size)
+            self._speech[key] = (read, size, digest)
+            self._profiles.pop(key, None)
             self._forget(key)
 
     def level(self, key: str, gain: float) -> None:
@@ -279,17 +291,48 @@ class ClipAudio(Mapping[str, Samples]):
             if recent is not None:
                 self._recent[key] = recent  # now the newest
                 return recent
-            read, size = self._speech[key]  # KeyError for an unknown clip, as a dict gives
             gains = self._gains.get(key, ())
-        samples = read()
-        if samples.size != size:
-            raise ValueError(f"clip {key} changed length: {samples.size}, not {size} samples")
+        samples = self._made(key)
         for gain in gains:
             samples = samples * gain  # float32: the gain is a Python float
         samples.flags.writeable = False
         if keep:
             self._keep(key, samples, gains)
         return samples
+
+    def _made(self, key: str) -> Samples:
+        """The clip as made (a speech clip not levelled)."""
+        held = self._held.get(key)
+        if held is not None:
+            return held
+        read, size, _ = self._speech[key]  # KeyError for an unknown clip, as a dict gives
+        samples = read()
+        if samples.size != size:
+            raise ValueError(f"clip {key} changed length: {samples.size}, not {size} samples")
+        return samples
+
+    def profiles(self, keys: Sequence[str], rate: int) -> dict[str, Profile]:
+        """Each clip's profile at its level now: measured once as made (kept), then scaled."""
+        with self._lock:
+            missing = [key for key in dict.fromkeys(keys) if key not in self._profiles]
+        made = profiles_of(self._made, missing, rate)
+        with self._lock:
+            self._profiles.update(made)
+            return {key: self._profiles[key].scaled(self._gain(key)) for key in keys}
+
+    def _gain(self, key: str) -> float:
+        total = 1.0
+        for gain in self._gains.get(key, ()):
+            total *= gain
+        return total
+
+    def identity(self, key: str) -> bytes:
+        """What identifies the clip's audio: a cached speech clip's entry digest and its gains
+        (nothing read), else the samples' own digest."""
+        speech = self._speech.get(key)
+        if key in self._held or speech is None or not speech[2]:
+            return identity_of(self.read(key))
+        return speech[2] + repr(self._gains.get(key, ())).encode()
 
     def _keep(self, key: str, samples: Samples, gains: tuple[float, ...]) -> None:
         with self._lock:
@@ -318,19 +361,6 @@ class ClipAudio(Mapping[str, Samples]):
 
     def __len__(self) -> int:
         return len(self._held) + len(self._speech)
-
-
-class _Clips(Sequence[Samples]):
-    """The clips of ``keys``, each read when reached: a voice's clips measured one by one."""
-
-    def __init__(self, audio: ClipAudio, keys: Sequence[str]) -> None:
-        self.audio, self.keys = audio, keys
-
-    def __getitem__(self, index: int) -> Samples:  # type: ignore[override]  # no slices asked
-        return self.audio.read(self.keys[index])
-
-    def __len__(self) -> int:
-        return len(self.keys)
 
 
 def _reader(clips: Mapping[SpeechRequest, Clip], request: SpeechRequest) -> Callable[[], Samples]:
@@ -404,8 +434,9 @@ class RenderClips:
     def level_speech(self) -> None:
         """Bring each voice to balance.SPEECH_LUFS (times the volume), once its clips are made.
 
-        One gain a voice, not one a clip: sentences keep their natural differences. The clips
-        are measured one at a time, and levelled as they are read (``ClipAudio``): not copied.
+        One gain a voice, not one a clip: sentences keep their natural differences. The clips'
+        loudness is read from their profiles (which mastering then takes, scaled), and they are
+        levelled as they are read (``ClipAudio``): not copied.
         """
         by_voice: dict[str, dict[str, None]] = {}  # keys in the order asked: a stable sum
         for request in self.requests.values():
@@ -421,7 +452,7 @@ class RenderClips:
         (cProfile). Clips not in the cache are measured every time."""
         digests = [self.digests.get(key, b"") for key in keys]
         if not all(digests):
-            return voice_gain(_Clips(self.audio, keys))
+            return self._measured_gain(keys)
         memo, key = Memo(self.cache.root / "levels"), _level_key(keys, digests)
         try:
             kept = float(json.loads(memo.load(key) or "null"))
@@ -429,9 +460,13 @@ class RenderClips:
             kept = math.nan
         if math.isfinite(kept) and kept > 0:
             return kept
-        gain = voice_gain(_Clips(self.audio, keys))
+        gain = self._measured_gain(keys)
         memo.save(key, json.dumps(gain))
         return gain
+
+    def _measured_gain(self, keys: list[str]) -> float:
+        profiles = self.audio.profiles(keys, SAMPLE_RATE)
+        return voice_gain([profiles[key] for key in keys], SAMPLE_RATE)
 
     def complete(self) -> bool:
         """Synthesise the speech asked for since the last call; False when there was none."""
@@ -454,7 +489,8 @@ class RenderClips:
         for said, request in missing.items():
             if request.key not in self.phrases:  # texts a lexicon merges: one clip
                 known = _described(clips, request)
-                self.audio.add_speech(request.key, known.size, _reader(clips, request))
+                reader = _reader(clips, request)
+                self.audio.add_speech(request.key, known.size, reader, known.digest)
                 self.phrases[request.key] = known.phrases
                 self.digests[request.key] = known.digest
             self.requests[said] = request
