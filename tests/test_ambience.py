@@ -260,6 +260,46 @@ def test_the_session_fades_in_and_out_smoothly_by_blocks() -> None:
     assert np.array_equal(np.concatenate(parts), whole)
 
 
+def _rise(x: Floats) -> Floats:
+    return 0.5 - 0.5 * np.cos(np.pi * np.clip(x, 0.0, 1.0))
+
+
+def test_ducking_and_fades_are_their_raised_cosines_on_every_sample() -> None:
+    """The definitions worked out on every sample of the block (the gains work them out only
+    where a ramp moves): the very same values, for blocks anywhere around lines of any length,
+    ramps that meet, and fades longer than the session."""
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        rate = int(rng.choice([8000, 44_100]))
+        length, start = int(rng.integers(0, 30_000)), int(rng.integers(0, 100_000))
+        begins = rng.integers(0, 130_000, int(rng.integers(0, 6)))
+        speech = [(int(b), int(b + rng.integers(0, 20_000))) for b in begins]
+        depth = float(rng.choice([0.0, 9.0, 12.5]))
+        attack, release = float(rng.choice([0.0, 0.3, 1.1])), float(rng.choice([0.0, 0.7, 2.3]))
+        at = np.arange(start, start + length, dtype=np.float64)
+        down, up = round(attack * rate), round(release * rate)
+        duck = np.zeros(length)
+        for begin, end in speech:
+            if begin < end:
+                amount = np.where((at >= begin - down) & (at < end + up), 1.0, 0.0)
+                if down:
+                    amount = np.minimum(amount, _rise((at - (begin - down)) / down))
+                if up:
+                    amount = np.minimum(amount, _rise((end + up - at) / up))
+                duck = np.maximum(duck, amount)
+        ducked = duck_gain(length, speech, depth, attack, release, start, rate=rate)
+        assert np.array_equal(ducked, (10 ** (-depth * duck / 20)).astype(np.float32))
+        total = int(rng.integers(1, 140_000))
+        rising, falling = float(rng.choice([0.0, 0.5, 9.0])), float(rng.choice([0.0, 1.3, 20.0]))
+        fade = np.where(at < total, 1.0, 0.0)
+        if rising:
+            fade *= _rise(at / (rising * rate))
+        if falling:
+            fade *= _rise((total - at) / (falling * rate))
+        faded = fade_gain(length, total, rising, falling, start, rate=rate)
+        assert np.array_equal(faded, fade.astype(np.float32))
+
+
 # --- a user's file -----------------------------------------------------------------------------
 
 
