@@ -130,27 +130,48 @@ def test_the_workers_are_given_the_longest_clips_first(
     assert submitted == sorted(texts, key=len, reverse=True)
 
 
-def test_espeak_speaks_only_the_phrases_it_has_not_kept(
+def test_espeak_reads_an_utterances_phrases_in_one_process(
     tmp_path: Path, voice: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each phrase is its own espeak-ng process, so a phrase kept is the phrase spoken: a clip
-    made with phrases from the store is the one an empty cache makes, byte for byte."""
+    """One espeak-ng process a reading, a break between the phrases (split there): each phrase
+    lasts as long as read by a process of its own, within 20 ms, and a clip is the same bytes
+    from two empty caches. A reading that does not split is read a process a phrase."""
+    import shutil
+
+    from generator.base.samples import trim_silence
     from generator.speech import voices
 
     said: list[str] = []
     real = voices.espeak_clip
 
-    def counted(program: str, text: str, *args: Any) -> tuple[Samples, int]:
+    def counted(program: str, text: str, *args: Any, **kwargs: Any) -> tuple[Samples, int]:
         said.append(text)
-        return real(program, text, *args)
+        return real(program, text, *args, **kwargs)
 
     monkeypatch.setattr(voices, "espeak_clip", counted)
-    welcome = "Welcome, {}. This is a short practice with pigeon pose, guided by voice."
-    anna, bert = (request(voice, welcome.format(name), 120) for name in ("Anna", "Bert"))
-    synthesize_all([anna], ClipCache(tmp_path / "warm"), workers=0)
-    synthesize_all([bert], ClipCache(tmp_path / "empty"), workers=0)
-    said.clear()
-    synthesize_all([bert], ClipCache(tmp_path / "warm"), workers=0)
-    assert said == ["Bert."]
-    paths = [ClipCache(tmp_path / name).path(bert) for name in ("warm", "empty")]
+    text = "Welcome, Anna. This is a short practice with pigeon pose, guided by voice."
+    made = [request(voice, text, 120) for _ in range(2)]
+    synthesize_all(made[:1], ClipCache(tmp_path / "one"), workers=0)
+    assert said
+    assert all(reading.count("<break") == 3 for reading in said)  # four phrases a reading
+    synthesize_all(made[1:], ClipCache(tmp_path / "two"), workers=0)
+    paths = [ClipCache(tmp_path / name).path(made[0]) for name in ("one", "two")]
     assert paths[0].read_bytes() == paths[1].read_bytes()
+
+    program, name = shutil.which("espeak-ng"), voice.split(":", 1)[1]
+    assert program is not None
+    phrases = ["Welcome, Anna.", "This is a short practice with pigeon pose,", "guided by voice."]
+    together = voices.espeak_phrases(program, phrases, name, 120, 0)
+    assert together is not None
+    pieces, rate = together
+    for phrase, piece in zip(phrases, pieces, strict=True):
+        alone = trim_silence(real(program, phrase, name, 120, 0)[0])
+        assert abs(trim_silence(piece).size - alone.size) <= rate // 50, phrase  # 13 ms seen
+    said.clear()
+    monkeypatch.setattr(voices, "_split_at_breaks", lambda samples, shortest: [samples])
+    assert voices.espeak_phrases(program, phrases, name, 120, 0) is None
+    engine = start_engine("pyttsx3")
+    spoken, _ = engine.speak(phrases, voice, 0.5, 0)
+    assert len(spoken) == 3
+    assert "<break" in said[1]  # the engine's reading, which did not split...
+    assert said[2:] == phrases  # ...then a process a phrase

@@ -35,6 +35,9 @@ from generator.speech.delivery import PhraseMark
 # Bump when the way clips are made changes, so old cache entries are not reused. 7: phrases
 # spoken on their own (piper reseeded per phrase) and quantised to 16 bits before they are joined.
 CLIP_FORMAT = 7
+# An engine's own format, for a change to its clips alone (the others' clips stay in the cache).
+# pyttsx3 1: eSpeak NG reads an utterance's phrases in one process, breaks between them.
+ENGINE_FORMATS = {"pyttsx3": 1}
 PHRASE_FORMAT = 1  # bump when the way an engine's phrases are spoken or kept changes
 
 # A cache entry: magic, sample rate, sample count, the phrase marks' length in bytes; a BLAKE2b
@@ -98,6 +101,8 @@ class SpeechRequest:
     @property
     def key(self) -> str:
         fields = [CLIP_FORMAT, SAMPLE_RATE, self.engine, self.voice, self.rate, self.text]
+        if self.engine in ENGINE_FORMATS:
+            fields.append(ENGINE_FORMATS[self.engine])
         fields.append(str(self.sentence_pause))
         return _key(fields)
 

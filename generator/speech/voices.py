@@ -18,21 +18,22 @@ prints the pace each rate gives, measured, beside the rate asked for.
 
 The same request gives the same samples on every run (reproducible files, even from an empty
 cache): both engines keep state from one utterance to the next within a process, and which worker
-makes which clip is down to timing. So eSpeak NG speaks each phrase in a new ``espeak-ng``
-process, and piper's model, one session a process, reads its noise from inputs fed from a seed
-(``neural/noise.py``) rather than from its own random nodes: a seed made from the voice, the
-phrase's text and the length scale, set again for each phrase. So a phrase's samples are a
-function of those alone, whatever the engine spoke before it in the utterance or the process, and
-``phrase_setting`` says so: ``synthesis.py`` then keeps each phrase spoken (``cache.PhraseStore``)
-and speaks only the phrases it has not kept. A piper model whose noise cannot be fed gets a new
-session seeded from the utterance instead (its phrases depend on the phrases before them: not
-kept).
+makes which clip is down to timing. So eSpeak NG reads each utterance's phrases in a new
+``espeak-ng`` process (``espeak_phrases``), and piper's model, one session a process, reads its
+noise from inputs fed from a seed (``neural/noise.py``) rather than from its own random nodes: a
+seed made from the voice, the phrase's text and the length scale, set again for each phrase. So
+a piper phrase's samples are a function of those alone, whatever the engine spoke before it in
+the utterance or the process, and ``phrase_setting`` says so: ``synthesis.py`` then keeps each
+phrase spoken (``cache.PhraseStore``) and speaks only the phrases it has not kept. A piper model
+whose noise cannot be fed gets a new session seeded from the utterance instead (its phrases
+depend on the phrases before them: not kept).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import html
 import importlib.util
 import io
 import json
@@ -150,21 +151,23 @@ class Pyttsx3Engine:
         self, phrases: Sequence[str], voice: str, seconds_per_word: float, seed: int
     ) -> tuple[list[Samples], int]:
         speed, gap = espeak_speed(seconds_per_word), espeak_word_gap(seconds_per_word)
-        said = [self._say(phrase, voice.split(":", 1)[1], speed, gap) for phrase in phrases]
+        name = voice.split(":", 1)[1]
+        if self._program is not None and len(phrases) > 1:
+            together = espeak_phrases(self._program, phrases, name, speed, gap)
+            if together is not None:
+                return together
+        said = [self._say(phrase, name, speed, gap) for phrase in phrases]
         rates = {rate for _, rate in said}
         if len(rates) > 1:
             raise RuntimeError(f"eSpeak NG spoke at several sample rates: {sorted(rates)}")
         return [samples for samples, _ in said], rates.pop() if rates else 22_050
 
     def phrase_setting(self, voice: str, seconds_per_word: float) -> str | None:
-        """eSpeak NG's -s and -g when each phrase is its own espeak-ng process (the same words,
-        the same samples). Keeping its phrases pays although eSpeak NG is fast: a phrase takes
-        8 ms (the process), reading one back 0.1 ms. Measured: a pigeon row with a new name,
-        118 ms of speech before, 64 after; 103 new clips (tools/bench_render.py's script) 4.45 s
-        before, 4.24 after, re-readings landing on a -s already spoken."""
-        if self._program is None:  # libespeak-ng in this process: it keeps state between them
-            return None
-        return f"-s {espeak_speed(seconds_per_word)} -g {espeak_word_gap(seconds_per_word)}"
+        """None: an utterance's phrases are read by one espeak-ng process (``espeak_phrases``),
+        so a phrase's samples depend on the phrases before it (the pitch flutter runs on), and
+        are not kept apart. Keeping them saved little (a phrase's process was 8 ms; 103 new
+        clips 4.45 s without, 4.24 with), one process an utterance saves more."""
+        return None
 
     def _say(self, text: str, name: str, speed: int, gap: int) -> tuple[Samples, int]:
         if self._program is not None:
@@ -210,14 +213,53 @@ def _through(x: float, points: Sequence[tuple[float, float]]) -> float:
     return y0 + (x - x0) * (y1 - y0) / (x1 - x0)
 
 
+# Between the phrases of one espeak-ng reading: a break no phrase holds (a word gap is at most
+# about 1 s at the slowest pace asked for), which eSpeak NG writes as exact zeros. Measured on
+# the 147 phrases of 60 clips of `make bench`'s script: each lasts as long as read by a process
+# of its own within 13 ms (0.4 ms on average), 54 of them the very same samples (the others
+# differ by where the pitch flutter has got to), in 0.65 s of espeak-ng instead of 1.19 s.
+PHRASE_BREAK_MS = 3000
+BREAK_FOUND = 0.8  # of PHRASE_BREAK_MS: a run of zeros this long is a break between phrases
+
+
+def espeak_phrases(
+    program: str, phrases: Sequence[str], voice: str, rate: int, gap: int
+) -> tuple[list[Samples], int] | None:
+    """The phrases read by one espeak-ng process, a long break between them (SSML), split at
+    the breaks; None when the reading does not split into as many phrases (then each phrase is
+    read by a process of its own). A process's start is about 6 of the 9 ms a phrase took
+    alone (measured)."""
+    # each phrase its own SSML sentence: read as it is alone (a phrase ending in a full stop
+    # and run on into a break lost its final lengthening: 69 ms of "Welcome, Anna.")
+    sentences = [f"<s>{html.escape(phrase, quote=False)}</s>" for phrase in phrases]
+    text = f'<break time="{PHRASE_BREAK_MS}ms"/>'.join(sentences)
+    samples, sample_rate = espeak_clip(program, text, voice, rate, gap, ssml=True)
+    pieces = _split_at_breaks(samples, round(sample_rate * PHRASE_BREAK_MS * BREAK_FOUND / 1000))
+    if len(pieces) != len(phrases):
+        return None
+    return pieces, sample_rate
+
+
+def _split_at_breaks(samples: Samples, shortest: int) -> list[Samples]:
+    """The samples between runs of at least ``shortest`` exact zeros."""
+    silent = np.concatenate([[False], samples == 0, [False]])
+    edges = np.flatnonzero(silent[1:] != silent[:-1])  # starts and ends of zero runs
+    runs = edges.reshape(-1, 2)
+    long_runs = runs[runs[:, 1] - runs[:, 0] >= shortest]
+    bounds = [0, *long_runs.reshape(-1).tolist(), samples.size]
+    return [frozen(samples[bounds[k] : bounds[k + 1]]) for k in range(0, len(bounds), 2)]
+
+
 def espeak_clip(
-    program: str, text: str, voice: str, rate: int, gap: int = 0
+    program: str, text: str, voice: str, rate: int, gap: int = 0, ssml: bool = False
 ) -> tuple[Samples, int]:
     """One utterance from a new espeak-ng process (its own session: a Ctrl-C is the parent's);
     ``gap``: eSpeak NG's -g, 10 ms units of room between words."""
     try:
         done = subprocess.run(
-            [program, "-v", voice, "-s", str(rate), "-g", str(gap), "--stdout", "--", text],
+            [program, "-v", voice, "-s", str(rate), "-g", str(gap), "--stdout"]
+            + (["-m"] if ssml else [])
+            + ["--", text],
             capture_output=True,
             timeout=CLIP_TIMEOUT,
             start_new_session=True,
