@@ -353,3 +353,39 @@ def test_a_voices_gain_is_measured_once_for_the_same_clips(
     render_session(str(script), tmp_path / "c.mp3", settings=settings, cache=cache)
     assert measured == [2, 2]
     assert (tmp_path / "c.mp3").read_bytes() == (tmp_path / "a.mp3").read_bytes()
+
+
+def test_a_speech_clip_is_profiled_once_for_every_render_that_uses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Profiles are kept under the clips' cache digests (profiles/): a render that must level
+    and plan again (its records gone) reads them instead of profiling the speech, to the same
+    file; a damaged record is profiled again."""
+    from generator.api import render_session
+
+    script = write(tmp_path / "s.txt", "Rest here.\n\n[pause 2s]\n\nLet the breath be slow.\n")
+    settings = {"voice": "pyttsx3:gmw/en-us"}
+    cache = tmp_path / "cache"
+    sizes: list[int] = []
+    real = profiles.profile
+
+    def counted(clip: Samples, rate: int) -> profiles.Profile:
+        sizes.append(clip.size)
+        return real(clip, rate)
+
+    monkeypatch.setattr(profiles, "profile", counted)
+    render_session(str(script), tmp_path / "a.mp3", settings=settings, cache=cache)
+    assert len(sizes) == 2  # the two speech clips (no bell, no tone)
+    for kept in ("levels", "mastering"):
+        for record in (cache / kept).iterdir():
+            record.unlink()
+    render_session(str(script), tmp_path / "b.mp3", settings=settings, cache=cache)
+    assert len(sizes) == 2  # read from profiles/, not profiled
+    assert (tmp_path / "b.mp3").read_bytes() == (tmp_path / "a.mp3").read_bytes()
+    for record in [*(cache / "levels").iterdir(), *(cache / "mastering").iterdir()]:
+        record.unlink()
+    damaged = sorted((cache / "profiles").iterdir())[0]
+    damaged.write_text(damaged.read_text(encoding="utf-8").replace('"check": "', '"check": "0'))
+    render_session(str(script), tmp_path / "c.mp3", settings=settings, cache=cache)
+    assert len(sizes) == 3  # the damaged one again
+    assert (tmp_path / "c.mp3").read_bytes() == (tmp_path / "a.mp3").read_bytes()

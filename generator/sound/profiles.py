@@ -13,18 +13,22 @@ render's levelling from 0.67 s to nothing, as the profiles were made for masteri
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from generator.base.samples import Samples
+from generator.files.memo import Memo
 from generator.sound.loudness import (
     STEP_SECONDS,
     integrated_loudness,
@@ -37,6 +41,7 @@ Energies = npt.NDArray[np.float32]
 
 # The blocks a clip is profiled in (samples): 1 ms, 98 to a 100 ms meter step at 44.1 kHz.
 BLOCK = 45
+PROFILE_FORMAT = 1  # of a kept profile (profiles/): bump when the way profiles are made changes
 
 
 @dataclass(frozen=True)
@@ -128,3 +133,50 @@ class SamplesMeasured:
 def identity_of(samples: Samples) -> bytes:
     """A digest of the samples themselves."""
     return hashlib.blake2b(np.ascontiguousarray(samples).data, digest_size=20).digest()
+
+
+class ProfileStore:
+    """Profiles of speech clips kept beside the speech cache (``files/memo.py``), under their
+    cache entry's digest: a clip profiled once is not read again to be profiled, by any render
+    (a batch row whose other clips another row profiled; a render with a new bed or plan).
+
+    A record carries a digest of its energies and the clip's block count: one that does not
+    match, or will not parse, is None to the reader, which profiles the clip again."""
+
+    def __init__(self, root: Path) -> None:
+        self.memo = Memo(root / "profiles")
+
+    def load(self, digest: bytes, size: int, rate: int) -> Profile | None:
+        text = self.memo.load(_record_key(digest, rate))
+        try:
+            record = json.loads(text or "null")
+            energy = np.frombuffer(base64.b64decode(record["energy"], validate=True), "<f4")
+            peak = float(record["peak"])
+        except (TypeError, ValueError, KeyError):  # absent or damaged
+            return None
+        if record.get("check") != _check(energy) or energy.size != -(-size // BLOCK):
+            return None
+        kept = energy.astype(np.float32)  # native order, a copy of the record's bytes
+        kept.flags.writeable = False
+        return Profile(peak, kept)
+
+    def save(self, digest: bytes, made: Profile, rate: int) -> None:
+        energy = np.ascontiguousarray(made.energy, dtype="<f4")
+        record = {
+            "peak": made.peak,
+            "energy": base64.b64encode(energy.tobytes()).decode(),
+            "check": _check(energy),
+        }
+        self.memo.save(_record_key(digest, rate), json.dumps(record))
+
+
+def _record_key(digest: bytes, rate: int) -> str:
+    return hashlib.blake2b(
+        json.dumps([PROFILE_FORMAT, BLOCK, rate, digest.hex()]).encode(), digest_size=20
+    ).hexdigest()
+
+
+def _check(energy: npt.NDArray[np.float32]) -> str:
+    return hashlib.blake2b(
+        np.ascontiguousarray(energy, dtype="<f4").data, digest_size=16
+    ).hexdigest()

@@ -28,7 +28,7 @@ from generator.recipes.catalogue import Catalogue
 from generator.recipes.settings import LEVEL_DEFAULTS
 from generator.sound.ambience import BEDS, BedError, bed_loop, load_bed
 from generator.sound.balance import SPEECH_LUFS, against_voice, bell_at, voice_gain
-from generator.sound.profiles import Profile, identity_of, profiles_of
+from generator.sound.profiles import Profile, ProfileStore, identity_of, profiles_of
 from generator.sound.tones import breath_tone, tone_id
 from generator.speech.cache import Clip, ClipCache, SpeechRequest, pcm_samples
 from generator.speech.delivery import PhraseMark, estimated_marks, word_count, written_marks
@@ -241,8 +241,11 @@ class ClipAudio(Mapping[str, Samples]):
     and its level, without reading it.
     """
 
-    def __init__(self, held: Mapping[str, Samples] | None = None) -> None:
+    def __init__(
+        self, held: Mapping[str, Samples] | None = None, kept: ProfileStore | None = None
+    ) -> None:
         self._held: dict[str, Samples] = dict(held or {})
+        self._kept = kept  # speech clips' profiles on disk, by their cache entry's digest
         # a speech clip's reader, size and cache entry digest (b"": not in the cache)
         self._speech: dict[str, tuple[Callable[[], Samples], int, bytes]] = {}
         self._gains: dict[str, tuple[float, ...]] = {}  # each level_speech's gain, in order
@@ -315,10 +318,25 @@ class ClipAudio(Mapping[str, Samples]):
         """Each clip's profile at its level now: measured once as made (kept), then scaled."""
         with self._lock:
             missing = [key for key in dict.fromkeys(keys) if key not in self._profiles]
-        made = profiles_of(self._made, missing, rate)
+        found = {key: self._load(key, rate) for key in missing}
+        made = profiles_of(self._made, [key for key in missing if found[key] is None], rate)
+        for key, profile in made.items():
+            self._save(key, profile, rate)
         with self._lock:
+            self._profiles.update({key: kept for key, kept in found.items() if kept is not None})
             self._profiles.update(made)
             return {key: self._profiles[key].scaled(self._gain(key)) for key in keys}
+
+    def _load(self, key: str, rate: int) -> Profile | None:
+        speech = self._speech.get(key)
+        if self._kept is None or speech is None or not speech[2]:
+            return None
+        return self._kept.load(speech[2], speech[1], rate)
+
+    def _save(self, key: str, profile: Profile, rate: int) -> None:
+        speech = self._speech.get(key)
+        if self._kept is not None and speech is not None and speech[2]:
+            self._kept.save(speech[2], profile, rate)
 
     def _gain(self, key: str) -> float:
         total = 1.0
@@ -402,7 +420,8 @@ class RenderClips:
         self.cache = cache
         self.on_clips = on_clips  # (made so far, to make): progress
         self.estimated = EstimatedClips(bells, sentence_pause)
-        self.audio = ClipAudio({bell_id(name): sound for name, sound in bells.items()})
+        bell_sounds = {bell_id(name): sound for name, sound in bells.items()}
+        self.audio = ClipAudio(bell_sounds, ProfileStore(cache.root))
         for key, loop in (beds or {}).items():  # music and ambience loops, by their mix ids
             self.audio.hold(key, loop)
         self.phrases: dict[str, tuple[PhraseMark, ...]] = {}  # a speech clip's, by its key
