@@ -26,7 +26,7 @@ from generator.errors import located
 from generator.recipes.catalogue import Catalogue
 from generator.session import Prepared, prepare, refuse_unreachable, reshape, target_seconds
 from generator.sound.sources import EstimatedClips, bells_used, speech_request
-from generator.speech.cache import CLIP_FORMAT, SpeechRequest
+from generator.speech.cache import CLIP_FORMAT, ENGINE_FORMATS, SpeechRequest
 from generator.timeline.events import Timeline
 from generator.timeline.fitting import fit
 from generator.timeline.placement import build_timeline
@@ -152,9 +152,10 @@ def _fingerprint(
 
 @functools.cache
 def engine_versions() -> dict[str, str]:
-    """What could change a file made from the same inputs: Stillpoint's clip format and version,
-    and the speech engines' versions."""
+    """What could change a file made from the same inputs: Stillpoint's clip formats (and each
+    engine's own) and version, and the speech engines' versions."""
     versions = {"stillpoint": __version__, "clips": str(CLIP_FORMAT)}
+    versions.update({f"clips.{engine}": str(n) for engine, n in ENGINE_FORMATS.items()})
     for package in ("piper-tts", "onnxruntime", "pyttsx3"):
         try:
             versions[package] = importlib.metadata.version(package)

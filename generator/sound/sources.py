@@ -327,30 +327,32 @@ class ClipAudio(Mapping[str, Samples]):
             self._profiles.update(made)
             return {key: self._profiles[key].scaled(self._gain(key)) for key in keys}
 
-    def _load(self, key: str, rate: int) -> Profile | None:
+    def digest(self, key: str) -> bytes:
+        """A speech clip's cache entry digest; b"" for a clip not in the cache, or held."""
         speech = self._speech.get(key)
-        if self._kept is None or speech is None or not speech[2]:
+        return b"" if key in self._held or speech is None else speech[2]
+
+    def _load(self, key: str, rate: int) -> Profile | None:
+        digest = self.digest(key)
+        if self._kept is None or not digest:
             return None
-        return self._kept.load(speech[2], speech[1], rate)
+        return self._kept.load(digest, self.size(key), rate)
 
     def _save(self, key: str, profile: Profile, rate: int) -> None:
-        speech = self._speech.get(key)
-        if self._kept is not None and speech is not None and speech[2]:
-            self._kept.save(speech[2], profile, rate)
+        digest = self.digest(key)
+        if self._kept is not None and digest:
+            self._kept.save(digest, profile, rate)
 
     def _gain(self, key: str) -> float:
-        total = 1.0
-        for gain in self._gains.get(key, ()):
-            total *= gain
-        return total
+        return math.prod(self._gains.get(key, ()))
 
     def identity(self, key: str) -> bytes:
         """What identifies the clip's audio: a cached speech clip's entry digest and its gains
         (nothing read), else the samples' own digest."""
-        speech = self._speech.get(key)
-        if key in self._held or speech is None or not speech[2]:
+        digest = self.digest(key)
+        if not digest:
             return identity_of(self.read(key))
-        return speech[2] + repr(self._gains.get(key, ())).encode()
+        return digest + repr(self._gains.get(key, ())).encode()
 
     def _keep(self, key: str, samples: Samples, gains: tuple[float, ...]) -> None:
         with self._lock:
@@ -426,7 +428,6 @@ class RenderClips:
             self.audio.hold(key, loop)
         self.phrases: dict[str, tuple[PhraseMark, ...]] = {}  # a speech clip's, by its key
         self.requests: dict[tuple[str, str, int], SpeechRequest] = {}  # what has a clip
-        self.digests: dict[str, bytes] = {}  # a speech clip's cache entry digest, by its key
         self.missing: dict[tuple[str, str, int], SpeechRequest] = {}  # what needs one
         self.made = 0
         self.warnings: tuple[str, ...] = ()  # for the user: a speech cache that cannot be written
@@ -469,7 +470,7 @@ class RenderClips:
         """``voice_gain`` of these clips, kept in the cache folder under their entries' digests
         (``files/memo.py``): measuring them was 0.76 s of a warm 60-minute render's 10
         (cProfile). Clips not in the cache are measured every time."""
-        digests = [self.digests.get(key, b"") for key in keys]
+        digests = [self.audio.digest(key) for key in keys]
         if not all(digests):
             return self._measured_gain(keys)
         memo, key = Memo(self.cache.root / "levels"), _level_key(keys, digests)
@@ -511,7 +512,6 @@ class RenderClips:
                 reader = _reader(clips, request)
                 self.audio.add_speech(request.key, known.size, reader, known.digest)
                 self.phrases[request.key] = known.phrases
-                self.digests[request.key] = known.digest
             self.requests[said] = request
         return True
 
